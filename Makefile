@@ -1,0 +1,80 @@
+# Two commands set everything up: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := book/_static/vendor
+VENDOR_STAMP := $(VENDOR)/.complete
+DATA_ROOT ?= $(CURDIR)/data
+RUNS_ROOT ?= $(CURDIR)/runs
+# The book reads the built-in synthetic world, unless D2M_DATA points at the original dataset
+# (then nothing is generated and the chapters read that directory with the same loader).
+BOOK_DATA := $(if $(D2M_DATA),$(D2M_DATA),$(DATA_ROOT)/book)
+export PYTHONHASHSEED := 0
+
+# pinned front-end assets for the offline site (npm registry, unpacked at install time, not committed)
+NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
+
+.PHONY: help install vendor data book book-smoke test lint pytest lab bench clean browser
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,dev]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install d2mlib with the book and dev extras
+
+$(VENDOR_STAMP):
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/.npm
+	cd $(VENDOR)/.npm && npm pack --silent $(NPM_PACKAGES) >/dev/null
+	mkdir -p $(VENDOR)/html-manager $(VENDOR)/requirejs $(VENDOR)/mathjax
+	tar xzf $(VENDOR)/.npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=2 package/dist
+	tar xzf $(VENDOR)/.npm/requirejs-*.tgz -C $(VENDOR)/requirejs --strip-components=1 package/require.js
+	tar xzf $(VENDOR)/.npm/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=2 package/es5
+	rm -rf $(VENDOR)/.npm
+	touch $@
+
+vendor: $(VENDOR_STAMP)  ## fetch require.js, the widget manager and MathJax from npm into the book
+
+data: $(STAMP)  ## generate the synthetic `book` dataset (skipped when present, or when D2M_DATA is set)
+	$(if $(D2M_DATA),@echo "using D2M_DATA=$(D2M_DATA)",$(BIN)/d2m data --preset book --out $(DATA_ROOT)/book --if-missing)
+
+book: $(STAMP) $(VENDOR_STAMP) data  ## execute every chapter and build the static site into _build/html
+	D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter-book build . --keep-going
+	$(BIN)/python -m d2mlib.site check _build/html
+	@echo "open _build/html/index.html"
+
+book-smoke: $(STAMP) $(VENDOR_STAMP)  ## the smoke build (tests use it): smoke data, separate output folder
+	D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke \
+	  $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
+
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: install Debian's chromium (sudo apt-get install chromium)"; fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(STAMP) $(VENDOR_STAMP) browser
+	$(BIN)/python -m pytest -q
+
+test: lint pytest  ## ruff, then every test: units, chapters in smoke mode, the -W build, the browser test
+
+lab: $(STAMP) $(VENDOR_STAMP) data  ## open the chapters in JupyterLab (widgets rerun live there)
+	D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) book/
+
+bench: $(STAMP) data  ## run the timing suite and append to runs/timing/results.csv
+	$(BIN)/d2m bench --data $(BOOK_DATA) --out $(RUNS_ROOT)/timing/results.csv
+
+clean:  ## remove the build, the generated data and runs (keeps .venv)
+	rm -rf _build data runs $(VENDOR)

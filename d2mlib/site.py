@@ -1,0 +1,58 @@
+"""Checks on the built static site: nothing on a page may load from another host."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+# attributes that make the browser fetch something (links in <a href> are navigation, not loads)
+_LOAD_ATTR = re.compile(
+    r"<(?P<tag>script|img|iframe|audio|video|source|embed|link|track)\b[^>]*?"
+    r"\b(?:src|href|data-src|poster)\s*=\s*[\"'](?P<url>[^\"']+)[\"']",
+    re.IGNORECASE | re.DOTALL,
+)
+_CSS_URL = re.compile(r"url\(\s*[\"']?(?P<url>[^\"')]+)[\"']?\s*\)", re.IGNORECASE)
+_REMOTE = re.compile(r"^(?:https?:)?//", re.IGNORECASE)
+
+
+def offhost_references(html_dir: str | Path) -> list[tuple[str, str]]:
+    """List (file, url) pairs where a built page or stylesheet loads a resource from another host."""
+    root = Path(html_dir)
+    found: list[tuple[str, str]] = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in {".html", ".css"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        pattern = _LOAD_ATTR if path.suffix == ".html" else _CSS_URL
+        for match in pattern.finditer(text):
+            url = match.group("url")
+            if _REMOTE.match(url):
+                found.append((str(path.relative_to(root)), url))
+        if path.suffix == ".html":
+            for match in _CSS_URL.finditer(text):
+                if _REMOTE.match(match.group("url")):
+                    found.append((str(path.relative_to(root)), match.group("url")))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `python -m d2mlib.site check DIR` exits 1 when a page reaches off-host."""
+    parser = argparse.ArgumentParser(prog="python -m d2mlib.site")
+    parser.add_argument("command", choices=["check"])
+    parser.add_argument("html_dir", type=Path)
+    args = parser.parse_args(argv)
+    if not (args.html_dir / "index.html").is_file():
+        print(f"{args.html_dir}: no index.html: build the book first (make book)", file=sys.stderr)
+        return 2
+    bad = offhost_references(args.html_dir)
+    for page, url in bad:
+        print(f"{args.html_dir / page}: loads {url} from another host", file=sys.stderr)
+    if not bad:
+        print(f"{args.html_dir}: no page loads anything from another host")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
