@@ -37,6 +37,27 @@ def offhost_references(html_dir: str | Path) -> list[tuple[str, str]]:
     return found
 
 
+def _drop_thebe(
+    app: object, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """Remove sphinx-thebe's scripts from a page: live kernels need a server; the site is static."""
+
+    def keep(asset: object) -> bool:
+        name = str(asset)
+        body = getattr(asset, "attributes", {}).get("body", "")
+        return "thebe" not in name and "THEBE" not in body
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if keep(asset)]
+
+
+def setup(app: object) -> dict[str, object]:
+    """Sphinx extension: strip what a static offline site must not load (thebe)."""
+    app.connect("html-page-context", _drop_thebe)  # type: ignore[attr-defined]
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: `python -m d2mlib.site check DIR` exits 1 when a page reaches off-host."""
     parser = argparse.ArgumentParser(prog="python -m d2mlib.site")
