@@ -12,9 +12,19 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it over `path`."""
+def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it over `path`.
+
+    With `fsync`, the data reach the disk before the rename, so even a crash of the
+    machine leaves either the old file or the new one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -22,17 +32,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if fsync:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; follow the umask instead
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+def write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:
     """Write `data` to `path` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, fsync=fsync) as tmp:
         tmp.write_bytes(data)
 
 

@@ -69,17 +69,16 @@ def setup(
     smoke = smoke_mode(smoke)
     preset = "smoke" if smoke else "book"
     root = project_root()
-    env_data = os.environ.get("D2M_DATA")
-    synthetic = data_dir is None and not env_data
-    data = Path(data_dir or env_data or root / "data" / preset)
+    data = Path(data_dir or os.environ.get("D2M_DATA") or root / "data" / preset)
     runs = Path(runs_dir or os.environ.get("D2M_RUNS") or root / "runs" / preset)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    if synthetic or not data.exists():
-        from d2mlib.data import ensure_dataset
+    from d2mlib.data import dataset_complete, ensure_dataset
 
-        ensure_dataset(data, preset=preset, seed=0)
+    # a folder holding the original dataset is read as it is; a missing one gets the synthetic world
+    ensure_dataset(data, preset=preset, seed=0, progress=False)
     runs.mkdir(parents=True, exist_ok=True)
+    synthetic = dataset_complete(data) is not None
     return Chapter(smoke=smoke, seed=int(seed), data_dir=data, runs_dir=runs, synthetic=synthetic)
