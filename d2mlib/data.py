@@ -640,6 +640,76 @@ def read_dataset(
 # --------------------------------------------------------------------------- feature store
 
 
+def dataset_counts(index: DatasetIndex) -> pd.DataFrame:
+    """Videos, clips, units, sequences, audio minutes and clips per split, by style (plus a total)."""
+    clips, units, seqs = index.clips, index.units, index.sequences
+    table = pd.DataFrame(
+        {
+            "videos": clips.groupby("style")["video"].nunique(),
+            "clips": clips.groupby("style").size(),
+            "units": units.groupby("style").size(),
+            "seq3": seqs[seqs["n"] == 3].groupby("style").size(),
+            "seq4": seqs[seqs["n"] == 4].groupby("style").size(),
+            "audio minutes": clips.groupby("style")["frames"].sum() / (15 * 60),
+        }
+    )
+    for split in SPLITS:
+        table[f"{split} clips"] = clips[clips["split"] == split].groupby("style").size()
+    table = table.reindex([s for s in STYLES if s in table.index]).fillna(0)
+    table.loc["all"] = table.sum()
+    ints = [c for c in table.columns if c != "audio minutes"]
+    table[ints] = table[ints].astype(int)
+    table["audio minutes"] = table["audio minutes"].round(1)
+    table.index.name = "style"
+    return table
+
+
+def tracked_tempi(index: DatasetIndex, max_clips: int | None = None) -> pd.DataFrame:
+    """Tempo (BPM) that librosa's beat tracker reads from each clip's .wav, where one exists."""
+    from d2mlib import audio
+
+    rows = []
+    per_style = None if max_clips is None else -(-max_clips // len(STYLES))
+    clips = index.clips.groupby("style", sort=False).head(per_style) if per_style else index.clips
+    for clip in clips.itertuples(index=False):
+        wav = Path(clip.audio).with_name(Path(clip.audio).name.replace("_fps15.npy", ".wav"))
+        if wav.is_file():
+            tempo = audio.beats(audio.load_audio(wav)).tempo
+            rows.append(
+                {"style": clip.style, "video": clip.video, "clip": clip.clip, "tempo": tempo}
+            )
+    return pd.DataFrame(rows, columns=["style", "video", "clip", "tempo"])
+
+
+def read_meta(index: DatasetIndex) -> pd.DataFrame:
+    """One row per clip of a synthetic dataset: tempo, meter, key, borrowed traits (empty otherwise)."""
+    rows = []
+    for clip in index.clips.itertuples(index=False):
+        path = Path(clip.audio).parent.parent / "meta.json"
+        if not path.is_file():
+            continue
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"unreadable clip metadata ({exc})", path) from exc
+        borrowed = meta.get("borrowed") or {}
+        rows.append(
+            {
+                "style": clip.style,
+                "video": clip.video,
+                "clip": clip.clip,
+                "split": clip.split,
+                "tempo": float(meta.get("tempo", np.nan)),
+                "meter": meta.get("meter"),
+                "key": meta.get("key"),
+                "borrowed": ",".join(f"{k} from {v}" for k, v in sorted(borrowed.items())),
+                "n_beats": len(meta.get("beat_times", [])),
+            }
+        )
+    columns = ["style", "video", "clip", "split", "tempo", "meter", "key", "borrowed", "n_beats"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 class _StaleStore(Exception):
     """The packed store is missing, truncated or built from other sources."""
 

@@ -510,6 +510,50 @@ def plot_metric_bars(
     return fig
 
 
+def plot_tempo_by_style(meta: pd.DataFrame, ax: Axes | None = None) -> Figure:
+    """Strip plot of each clip's tempo (BPM) by style, with the median marked."""
+    if not {"style", "tempo"} <= set(meta.columns):
+        raise ValueError("meta needs 'style' and 'tempo' columns")
+    fig, ax = _new_ax(ax, (6.0, 2.8))
+    rng = np.random.default_rng(0)  # fixed jitter so the figure is reproducible
+    styles = [s for s in STYLE_COLOURS if s in set(meta["style"])]
+    for i, style in enumerate(styles):
+        tempo = meta.loc[meta["style"] == style, "tempo"].to_numpy(dtype=float)
+        y = i + rng.uniform(-0.25, 0.25, tempo.size)
+        ax.plot(tempo, y, "o", ms=3, alpha=0.5, color=style_colour(style))
+        ax.plot([np.median(tempo)] * 2, [i - 0.35, i + 0.35], color="black", lw=2)
+    ax.set_yticks(range(len(styles)), styles)
+    ax.set_xlabel("tempo (BPM)")
+    ax.set_title("tempo of each clip (black: median)")
+    return fig
+
+
+def plot_features(feats: np.ndarray, ax: Axes | None = None, title: str = "") -> Figure:
+    """Heat map of audio features (frames, 28) over time, each coefficient standardised."""
+    x = np.asarray(feats, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 28:
+        raise ValueError(f"features must be (frames, 28), got {x.shape}")
+    z = (x - x.mean(0)) / np.maximum(x.std(0), 1e-9)
+    fig, ax = _new_ax(ax, (8.0, 3.2))
+    image = ax.imshow(
+        z.T,
+        aspect="auto",
+        origin="upper",
+        cmap="coolwarm",
+        vmin=-3,
+        vmax=3,
+        extent=(0, x.shape[0] / FPS, 27.5, -0.5),
+        interpolation="nearest",
+    )
+    ax.axhline(13.5, color="black", lw=0.8)
+    ax.set_yticks([0, 12, 14, 26], ["c0", "c12", "\u0394c0", "\u0394c12"])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("feature")
+    ax.set_title(title or "audio features (standardised per row)")
+    fig.colorbar(image, ax=ax, label="std. units", fraction=0.04)
+    return fig
+
+
 def _wants_log(values: np.ndarray, ratio: float) -> bool:
     """Whether positive values span at least `ratio` (so a log axis reads better)."""
     v = np.asarray(values, dtype=float)
