@@ -1,0 +1,463 @@
+"""Configuration: frozen dataclasses whose defaults are the paper's values, presets, YAML in and out.
+
+Four presets, built from the defaults with `dataclasses.replace`:
+
+- ``paper``: the sizes of the paper and of the original code (seconds per training step on 2 CPU cores);
+- ``improved``: ``paper`` with the improved music style extractor (bigger GRU, longer windows);
+- ``book``: the same architecture scaled down so that each stage trains in minutes on 2 CPU cores;
+- ``smoke``: tiny sizes for tests (each step takes milliseconds).
+
+Sizes side by side (every recurrent layer is ``gru`` or ``lstm`` by the ``rnn`` field):
+
+======================================  ========  ========  =======
+field                                   paper     book      smoke
+======================================  ========  ========  =======
+style.hidden / num_layers / window      30/1/30   30/1/30   8/1/30
+style.code_dim (composer's style input) 30        30        8
+dance_unit.init_hidden (pose MLP)       64        64        16
+dance_unit.z_init                       10        10        4
+dance_unit.enc_hidden (bidirectional)   1024      256       16
+dance_unit.z_movement                   512       128       8
+dance_unit.dec_hidden                   1024      256       16
+dance_unit.disc_hidden                  1024      256       16
+composer.z_dance                        512       128       8
+composer.dance_enc_hidden / dec_hidden  1024      256       16
+composer.style_enc_hidden               64        64        8
+composer.disc_hidden / zdisc_hidden     1024/512  256/128   16/8
+composer.regressor_hidden               512       128       8
+train_*.batch_size                      256       64        8
+======================================  ========  ========  =======
+
+``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
+30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
+
+Loss weights are fields too; a weight of 0 switches its term off (the ablation chapter uses
+`ablation(cfg, name)`).
+"""
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from d2mlib._io import write_text
+from d2mlib.errors import ConfigError
+
+RNN_TYPES = ("gru", "lstm")
+DEVICES = ("auto", "cpu", "cuda")
+PRESETS = ("paper", "improved", "book", "smoke")
+ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
+
+
+def _check_fields(obj: Any) -> None:
+    """Check every field of dataclass `obj` against its annotation; coerce int to float in place."""
+    hints = typing.get_type_hints(type(obj))
+    name = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        tp = hints[f.name]
+        where = f"{name}.{f.name}"
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where} must be a number, got {value!r}")
+            object.__setattr__(obj, f.name, float(value))
+        elif tp is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{where} must be an integer, got {value!r}")
+        elif tp is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false, got {value!r}")
+        elif tp is str:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where} must be a string, got {value!r}")
+        elif typing.get_origin(tp) is tuple:
+            if isinstance(value, list):
+                value = tuple(value)
+                object.__setattr__(obj, f.name, value)
+            if not isinstance(value, tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                raise ConfigError(f"{where} must be a list of integers, got {value!r}")
+        elif dataclasses.is_dataclass(tp) and not isinstance(value, tp):
+            raise ConfigError(f"{where} must be a {tp.__name__}, got {type(value).__name__}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ConfigError(f"{where} must not be negative, got {value!r}")
+
+
+def _check_choice(obj: Any, field_name: str, choices: tuple[str, ...]) -> None:
+    """Raise ConfigError unless getattr(obj, field_name) is one of `choices`."""
+    value = getattr(obj, field_name)
+    if value not in choices:
+        raise ConfigError(
+            f"{type(obj).__name__}.{field_name} must be one of {choices}, got {value!r}"
+        )
+
+
+def _check_positive(obj: Any, *names: str) -> None:
+    """Raise ConfigError if any of the named size fields is zero."""
+    for n in names:
+        if getattr(obj, n) <= 0:
+            raise ConfigError(f"{type(obj).__name__}.{n} must be positive, got {getattr(obj, n)}")
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Music style extractor: a recurrent net over audio feature windows, a classifier head."""
+
+    rnn: str = "gru"
+    feature_dim: int = 28
+    window: int = 30  # audio frames per window (15 fps)
+    hidden: int = 30
+    num_layers: int = 1
+    code_dim: int = 30  # the style code the composer consumes
+    project: bool = False  # improved: a hidden -> code_dim linear after the GRU
+    head_hidden: int = 30  # 2-layer classifier head: code -> head_hidden -> classes
+    dropout: float = 0.0  # improved: dropout before each head layer
+    num_classes: int = 3
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_choice(self, "rnn", RNN_TYPES)
+        _check_positive(
+            self, "feature_dim", "window", "hidden", "num_layers", "code_dim", "head_hidden"
+        )
+        _check_positive(self, "num_classes")
+        if not self.project and self.hidden != self.code_dim:
+            raise ConfigError(
+                f"StyleConfig.code_dim must equal hidden ({self.hidden}) when project is false, "
+                f"got {self.code_dim}"
+            )
+        if self.dropout >= 1:
+            raise ConfigError(f"StyleConfig.dropout must be below 1, got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class DanceUnitConfig:
+    """Decomposition: initial-pose VAE, movement VAE, unit discriminator, and their loss weights."""
+
+    rnn: str = "gru"
+    pose_dim: int = 28
+    unit_frames: int = 32
+    init_hidden: int = 64  # initial-pose MLP width (LayerNorm, LeakyReLU 0.2)
+    z_init: int = 10
+    enc_hidden: int = 1024  # bidirectional movement encoder
+    enc_layers: int = 1
+    z_movement: int = 512
+    dec_hidden: int = 1024
+    dec_layers: int = 1
+    disc_hidden: int = 1024  # unit discriminator MLP: h, h/2, h/4, 1
+    w_kl: float = 0.01  # KL on z_init and z_movement, times the sigmoid warm-up
+    kl_warmup_center: int = 15000  # iteration where the warm-up reaches half the weight
+    kl_warmup_rate: float = 0.0005
+    w_init_recon: float = 1.0
+    n_single_frames: int = 4  # random single frames also reconstructed by the initial-pose VAE
+    w_unit_recon: float = 1.0
+    w_cross_recon: float = 1.0
+    w_mov_dist: float = 1.0  # the two jittered copies' movement codes close (L1)
+    w_gan: float = 0.0  # unit discriminator; the original decomposition trains without it
+    latent_dropout: float = 0.3
+    grad_clip: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_choice(self, "rnn", RNN_TYPES)
+        _check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
+        _check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
+        if self.n_single_frames >= self.unit_frames:
+            raise ConfigError("DanceUnitConfig.n_single_frames must be below unit_frames")
+        if self.latent_dropout >= 1:
+            raise ConfigError(
+                f"DanceUnitConfig.latent_dropout must be below 1, got {self.latent_dropout}"
+            )
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    """Composition: music style -> dance latent -> movement codes, encoders, discriminators, weights."""
+
+    rnn: str = "gru"
+    style_dim: int = 30  # the style extractor's code
+    noise_dim: int = 30
+    style_enc_hidden: int = 64  # MLP widths h, 2h (LayerNorm, LeakyReLU 0.2)
+    z_dance: int = 512
+    dance_enc_hidden: int = 1024
+    dance_dec_hidden: int = 1024
+    dec_layers: int = 1
+    unit_audio_dim: int = 30  # per-unit music summary fed to the dance decoder and discriminator
+    disc_hidden: int = 1024  # movement-sequence discriminator MLP: h, h/2, h/4
+    zdisc_hidden: int = 512  # dance-latent discriminator MLP
+    regressor_hidden: int = 512  # style regressor MLP: h, h/2, h/4 -> style_dim
+    w_gan: float = 1.0  # LSGAN on movement-code sequences with music
+    w_dance_gan: float = 1.0  # dance-latent alignment: LSGAN on dance latents
+    w_kl: float = 0.01  # KL on generated movement codes
+    w_kl_dance: float = 0.01  # KL on dance latents
+    w_mov_recon: float = 1.0  # dance encoder -> decoder rebuilds the movement codes
+    w_seq_recon: float = 10.0  # ... and through the frozen unit decoder, the units
+    w_mov_dist: float = 1.0  # movement-latent alignment: music's codes close to its dance's codes
+    w_style_reg: float = 1.0  # style regressor: dance latent -> the music's style code
+    grad_clip: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_choice(self, "rnn", RNN_TYPES)
+        _check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
+        _check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
+        _check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One stage's optimisation: Adam, batch size, length, logging, seed, device."""
+
+    batch_size: int = 256
+    lr: float = 2e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    steps: int = 100_000  # optimiser steps; used when epochs is 0
+    epochs: int = 0  # 0: train for `steps`
+    log_every: int = 100
+    val_every: int = 1000
+    checkpoint_every: int = 5000
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_choice(self, "device", DEVICES)
+        _check_positive(self, "batch_size", "lr", "log_every", "val_every", "checkpoint_every")
+        if self.steps == 0 and self.epochs == 0:
+            raise ConfigError("TrainConfig.steps and TrainConfig.epochs cannot both be 0")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data lives and how sequences are cut."""
+
+    data_dir: str = ""  # empty: d2mlib.data.default_data_dir()
+    synth_preset: str = "book"
+    seq_units: tuple[int, ...] = (3, 4)  # units per composition sequence
+    jitter: bool = True  # two randomly translated copies of each unit (decomposition)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if not self.seq_units or any(n <= 0 for n in self.seq_units):
+            raise ConfigError(f"DataConfig.seq_units must be positive, got {self.seq_units}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs: the models, the three stages' training, the data."""
+
+    preset: str = "paper"
+    style: StyleConfig = field(default_factory=StyleConfig)
+    dance_unit: DanceUnitConfig = field(default_factory=DanceUnitConfig)
+    composer: ComposerConfig = field(default_factory=ComposerConfig)
+    train_style: TrainConfig = field(default_factory=lambda: TrainConfig(steps=20_000))
+    train_decomp: TrainConfig = field(default_factory=TrainConfig)
+    train_comp: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.composer.style_dim != self.style.code_dim:
+            raise ConfigError(
+                f"composer.style_dim ({self.composer.style_dim}) must equal style.code_dim "
+                f"({self.style.code_dim})"
+            )
+
+    def train_for(self, stage: str) -> TrainConfig:
+        """The TrainConfig of stage "style", "decomp" or "comp"."""
+        table = {"style": self.train_style, "decomp": self.train_decomp, "comp": self.train_comp}
+        if stage not in table:
+            raise ConfigError(f"unknown stage {stage!r}; expected one of {tuple(table)}")
+        return table[stage]
+
+
+def _improved_style() -> StyleConfig:
+    """The improved music style extractor (hidden 512, 2 layers, 512 -> 30 linear, dropout, 6 s)."""
+    return StyleConfig(
+        hidden=512, num_layers=2, project=True, head_hidden=30, dropout=0.3, window=90
+    )
+
+
+def preset(name: str) -> Config:
+    """The named preset: "paper", "improved", "book" or "smoke"."""
+    paper = Config()
+    if name == "paper":
+        return paper
+    if name == "improved":
+        return dataclasses.replace(paper, preset="improved", style=_improved_style())
+    if name == "book":
+        r = dataclasses.replace
+        return r(
+            paper,
+            preset="book",
+            dance_unit=r(
+                paper.dance_unit,
+                enc_hidden=256,
+                z_movement=128,
+                dec_hidden=256,
+                disc_hidden=256,
+                kl_warmup_center=1000,
+                kl_warmup_rate=0.005,
+            ),
+            composer=r(
+                paper.composer,
+                z_dance=128,
+                dance_enc_hidden=256,
+                dance_dec_hidden=256,
+                disc_hidden=256,
+                zdisc_hidden=128,
+                regressor_hidden=128,
+            ),
+            train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
+            train_decomp=TrainConfig(
+                batch_size=64, steps=2000, val_every=250, checkpoint_every=500, log_every=25
+            ),
+            train_comp=TrainConfig(
+                batch_size=64, steps=1500, val_every=250, checkpoint_every=500, log_every=25
+            ),
+        )
+    if name == "smoke":
+        r = dataclasses.replace
+        small = TrainConfig(batch_size=8, steps=4, log_every=1, val_every=2, checkpoint_every=2)
+        return r(
+            paper,
+            preset="smoke",
+            style=StyleConfig(hidden=8, code_dim=8, head_hidden=8),
+            dance_unit=r(
+                paper.dance_unit,
+                init_hidden=16,
+                z_init=4,
+                enc_hidden=16,
+                z_movement=8,
+                dec_hidden=16,
+                disc_hidden=16,
+                kl_warmup_center=10,
+                kl_warmup_rate=0.5,
+            ),
+            composer=r(
+                paper.composer,
+                style_dim=8,
+                noise_dim=8,
+                style_enc_hidden=8,
+                z_dance=8,
+                dance_enc_hidden=16,
+                dance_dec_hidden=16,
+                unit_audio_dim=8,
+                disc_hidden=16,
+                zdisc_hidden=8,
+                regressor_hidden=8,
+            ),
+            train_style=small,
+            train_decomp=small,
+            train_comp=small,
+            data=r(paper.data, synth_preset="smoke"),
+        )
+    raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
+
+
+def ablation(cfg: Config, name: str) -> Config:
+    """`cfg` with one composer loss switched off: "no_style_regressor", "no_movement_alignment",
+    "no_dance_alignment" (the dance-latent discriminator) or "none"."""
+    weights = {
+        "none": {},
+        "no_style_regressor": {"w_style_reg": 0.0},
+        "no_movement_alignment": {"w_mov_dist": 0.0},
+        "no_dance_alignment": {"w_dance_gan": 0.0},
+    }
+    if name not in weights:
+        raise ConfigError(f"unknown ablation {name!r}; expected one of {('none', *ABLATIONS)}")
+    return dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, **weights[name]))
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain dict (lists, not tuples) of a config dataclass, nested dataclasses included."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass `cls` from a dict, rejecting unknown keys (named by their dotted path)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key {where + '.' if where else ''}{unknown[0]}")
+    kwargs = {}
+    for k, v in data.items():
+        tp = hints[k]
+        key = f"{where}.{k}" if where else k
+        kwargs[k] = _build(tp, v, key) if dataclasses.is_dataclass(tp) else v
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """A Config from a (possibly partial) dict; missing fields keep the paper defaults."""
+    return _build(Config, data, "")
+
+
+def to_yaml(cfg: Config, path: str | Path | None = None) -> str:
+    """The YAML text of `cfg`; also written atomically to `path` when given."""
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    if path is not None:
+        write_text(path, text)
+    return text
+
+
+def from_yaml(source: str | Path) -> Config:
+    """A Config from a YAML file path or YAML text; ConfigError names the file on bad content."""
+    path: Path | None = None
+    text = str(source)
+    if isinstance(source, Path) or (
+        "\n" not in text and text.endswith((".yaml", ".yml")) and Path(text).exists()
+    ):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config: {exc}", path) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path) from exc
+    if data is None:
+        data = {}
+    try:
+        return from_dict(data)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(exc.problem, path) from exc
+
+
+def config_hash(cfg: Any, length: int = 10) -> str:
+    """A stable short hex hash of a config's content (keys sorted), used to key cached runs."""
+    blob = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+def resolve_device(name: str) -> str:
+    """ "cpu" or "cuda" for a TrainConfig.device value ("auto" picks CUDA when available)."""
+    import torch
+
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name

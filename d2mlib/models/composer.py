@@ -1,0 +1,375 @@
+"""Composition (stage 2): from music to a sequence of movement codes.
+
+The music-to-movement generator (Lee et al. 2019, section 3.2): the frozen style extractor turns the
+music into a 30-d style code; a VAE-style music-style encoder maps (style code, 30-d noise) to a dance
+latent (512-d); a recurrent dance decoder unrolls the dance latent, with a summary of each unit's
+music, into one movement code per unit (3 or 4). The frozen decomposition decoder turns the codes into
+units. For training, a dance encoder maps the real units' movement codes to a dance latent (so the
+dance decoder also learns to rebuild real sequences), a style regressor reads the music's style code
+back from a dance latent, and two discriminators judge movement-code sequences (with their music) and
+dance latents.
+
+The GAN losses are least-squares (LSGAN: real -> 1, fake -> 0; the generator pushes fakes to 1),
+which stays stable with the small discriminators used here. Terms and their config weights:
+
+===================  =============  ==========================================================
+term                 weight         what
+===================  =============  ==========================================================
+gan                  w_gan          movement-code sequences from music look real, given music
+dance_gan            w_dance_gan    dance-latent alignment: music's dance latents look like
+                                    dance-derived ones (ablation "no_dance_alignment")
+kl                   w_kl           KL of the decoded movement codes (real and from music)
+kl_dance             w_kl_dance     KL of the dance latents (real and from music)
+mov_recon            w_mov_recon    dance encoder -> decoder rebuilds the real movement codes
+seq_recon            w_seq_recon    ... and, through the frozen unit decoder, the real units
+mov_dist             w_mov_dist     movement-latent alignment: the music's codes near its dance's
+                                    codes (L1 on means; ablation "no_movement_alignment")
+style_reg            w_style_reg    style regressor reads the style code from both dance latents
+                                    (ablation "no_style_regressor")
+===================  =============  ==========================================================
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from d2mlib.config import ComposerConfig, Config, resolve_device
+from d2mlib.models.dance_unit import DanceUnit, Gaussian, make_rnn, mlp, run_rnn
+from d2mlib.models.style import StyleExtractor
+
+UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
+
+
+def unit_audio_summary(audio: Tensor, n_units: int) -> Tensor:
+    """Audio (B, n*32, F) -> per-unit mean and std over frames (B, n, 2F)."""
+    b, t, f = audio.shape
+    per = audio[:, : (t // n_units) * n_units].reshape(b, n_units, t // n_units, f)
+    return torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
+
+
+class MusicStyleEncoder(nn.Module):
+    """(style code (B, 30), noise (B, 30)) -> Gaussian over the dance latent (B, 512)."""
+
+    def __init__(self, cfg: ComposerConfig) -> None:
+        super().__init__()
+        h = cfg.style_enc_hidden
+        self.body = mlp([cfg.style_dim + cfg.noise_dim, h, 2 * h], last_act=True)
+        self.head = nn.Linear(2 * h, 2 * cfg.z_dance)
+
+    def forward(self, style_code: Tensor, noise: Tensor) -> Gaussian:
+        """Posterior of the dance latent."""
+        mu, logvar = self.head(self.body(torch.cat([style_code, noise], dim=1))).chunk(2, dim=-1)
+        return Gaussian(mu, logvar)
+
+
+class DanceEncoder(nn.Module):
+    """Movement-code sequences (B, n, 2*z_movement: means and log-variances) -> dance latent."""
+
+    def __init__(self, cfg: ComposerConfig, z_movement: int) -> None:
+        super().__init__()
+        self.rnn = make_rnn(cfg.rnn, 2 * z_movement, cfg.dance_enc_hidden)
+        self.h0 = nn.Parameter(0.1 * torch.randn(1, 1, cfg.dance_enc_hidden))
+        self.head = nn.Linear(cfg.dance_enc_hidden, 2 * cfg.z_dance)
+
+    def forward(self, codes: Gaussian) -> Gaussian:
+        """Posterior of the dance latent of each sequence, read at its last unit."""
+        x = torch.cat([codes.mu, codes.logvar], dim=2)
+        out = run_rnn(self.rnn, x, self.h0.expand(-1, x.shape[0], -1).contiguous(), naive=False)
+        mu, logvar = self.head(out[:, -1]).chunk(2, dim=-1)
+        return Gaussian(mu, logvar)
+
+
+class DanceDecoder(nn.Module):
+    """(dance latent (B, 512), unit music (B, n, A)) -> movement codes, a Gaussian (B, n, z_movement).
+
+    A GRU/LSTM (hidden 1024) whose initial state is a linear map of the dance latent and whose input
+    at unit k is the dance latent with unit k's music embedding."""
+
+    def __init__(self, cfg: ComposerConfig, z_movement: int) -> None:
+        super().__init__()
+        self.layers, self.hidden = cfg.dec_layers, cfg.dance_dec_hidden
+        self.to_h0 = nn.Linear(cfg.z_dance, cfg.dec_layers * cfg.dance_dec_hidden)
+        self.rnn = make_rnn(
+            cfg.rnn, cfg.z_dance + cfg.unit_audio_dim, cfg.dance_dec_hidden, cfg.dec_layers
+        )
+        h = cfg.dance_dec_hidden
+        self.body = nn.Sequential(nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU())
+        self.head = nn.Linear(h, 2 * z_movement)
+
+    def forward(self, z_dance: Tensor, unit_music: Tensor) -> Gaussian:
+        """Movement-code posteriors of each unit."""
+        b, n, _ = unit_music.shape
+        h0 = self.to_h0(z_dance).view(b, self.layers, self.hidden).transpose(0, 1).contiguous()
+        x = torch.cat([z_dance.unsqueeze(1).expand(-1, n, -1), unit_music], dim=2)
+        out = run_rnn(self.rnn, x, h0, naive=False)
+        mu, logvar = self.head(self.body(out)).chunk(2, dim=-1)
+        return Gaussian(mu, logvar)
+
+
+class StyleRegressor(nn.Module):
+    """Dance latent (B, 512) -> the music's style code (B, 30): MLP 512, 256, 128."""
+
+    def __init__(self, cfg: ComposerConfig) -> None:
+        super().__init__()
+        h = cfg.regressor_hidden
+        self.net = mlp([cfg.z_dance, h, max(h // 2, 1), max(h // 4, 1), cfg.style_dim])
+
+    def forward(self, z_dance: Tensor) -> Tensor:
+        """Predicted style code."""
+        return self.net(z_dance)
+
+
+class MovementDiscriminator(nn.Module):
+    """(movement codes Gaussian (B, n, z_m), unit music summary (B, n, 2F)) -> score (B,).
+
+    Each unit's code statistics and music go through an MLP (h, h/2, h/4); a GRU/LSTM over the units
+    reads the sequence, its last state is scored."""
+
+    def __init__(self, cfg: ComposerConfig, z_movement: int, audio_dim: int) -> None:
+        super().__init__()
+        h = cfg.disc_hidden
+        q = max(h // 4, 1)
+        sizes = [2 * z_movement + UNIT_AUDIO_STATS * audio_dim, h, max(h // 2, 1), q]
+        self.unit = mlp(sizes, last_act=True)
+        self.rnn = make_rnn(cfg.rnn, q, q)
+        self.out = nn.Linear(q, 1)
+
+    def forward(self, codes: Gaussian, music: Tensor) -> Tensor:
+        """Realness score of each sequence."""
+        x = self.unit(torch.cat([codes.mu, codes.logvar, music], dim=2))
+        h0 = x.new_zeros(1, x.shape[0], self.rnn.hidden_size)
+        out = run_rnn(self.rnn, x, h0, naive=False)
+        return self.out(out[:, -1]).squeeze(1)
+
+
+class DanceLatentDiscriminator(nn.Module):
+    """(dance latent Gaussian (B, 512), style code (B, 30)) -> score (B,): MLP h, h/2."""
+
+    def __init__(self, cfg: ComposerConfig) -> None:
+        super().__init__()
+        h = cfg.zdisc_hidden
+        self.net = mlp([2 * cfg.z_dance + cfg.style_dim, h, max(h // 2, 1), 1])
+
+    def forward(self, z: Gaussian, style_code: Tensor) -> Tensor:
+        """Realness score of each dance latent."""
+        return self.net(torch.cat([z.mu, z.logvar, style_code], dim=1)).squeeze(1)
+
+
+class Composer(nn.Module):
+    """The music-to-movement generator and its training companions (dance encoder, regressor)."""
+
+    def __init__(self, cfg: ComposerConfig, z_movement: int, audio_dim: int = 28) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.style_enc = MusicStyleEncoder(cfg)
+        self.music_enc = mlp([UNIT_AUDIO_STATS * audio_dim, cfg.unit_audio_dim], last_act=True)
+        self.dance_enc = DanceEncoder(cfg, z_movement)
+        self.dance_dec = DanceDecoder(cfg, z_movement)
+        self.regressor = StyleRegressor(cfg)
+
+    def dance_latent(self, style_code: Tensor, noise: Tensor) -> Gaussian:
+        """Dance-latent posterior from a style code and noise (B, noise_dim)."""
+        return self.style_enc(style_code, noise)
+
+    def movement_codes(self, z_dance: Tensor, music: Tensor) -> Gaussian:
+        """Movement-code posteriors (B, n, z_m) from a dance latent and unit music summaries."""
+        return self.dance_dec(z_dance, self.music_enc(music))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        style_code: Tensor,
+        audio: Tensor,
+        n_units: int,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Sampled movement codes (B, n_units, z_movement) for style codes (B, 30) and their music
+        (B, n_units*32, 28), normalised features; all randomness from `generator`."""
+        dev = style_code.device
+        noise = torch.randn(
+            style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
+        )
+        z_dance = self.dance_latent(style_code, noise).sample(generator=generator)
+        codes = self.movement_codes(z_dance, unit_audio_summary(audio, n_units))
+        return codes.sample(generator=generator)
+
+
+def lsgan(score: Tensor, target: float) -> Tensor:
+    """Least-squares GAN loss of scores against a 0/1 target."""
+    return (score - target).pow(2).mean()
+
+
+class CompStage:
+    """Training stage "comp" (trainer protocol) on (units (B, n, 32, 28), audio (B, n*32, 28),
+    style (B,)), with a frozen style extractor and a frozen DanceUnit.
+
+    The two given modules are frozen in place (eval mode, requires_grad off) and are not part of
+    `modules()`: their own runs hold their weights."""
+
+    name = "comp"
+
+    def __init__(
+        self,
+        cfg: Config,
+        style_extractor: StyleExtractor,
+        dance_unit: DanceUnit,
+        device: str | None = None,
+    ) -> None:
+        self.cfg = cfg
+        tcfg = cfg.train_comp
+        self.device = torch.device(device or resolve_device(tcfg.device))
+        self.style = style_extractor.to(self.device).eval().requires_grad_(False)
+        self.dance_unit = dance_unit.to(self.device).eval().requires_grad_(False)
+        zm = dance_unit.cfg.z_movement
+        feat = style_extractor.cfg.feature_dim
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(tcfg.seed)
+            self.composer = Composer(cfg.composer, zm, feat).to(self.device)
+            self.mov_disc = MovementDiscriminator(cfg.composer, zm, feat).to(self.device)
+            self.dance_disc = DanceLatentDiscriminator(cfg.composer).to(self.device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(tcfg.seed + 1)
+        betas = (tcfg.beta1, tcfg.beta2)
+        disc_params = [*self.mov_disc.parameters(), *self.dance_disc.parameters()]
+        self._opts = {
+            "composer": torch.optim.Adam(self.composer.parameters(), lr=tcfg.lr, betas=betas),
+            "discriminators": torch.optim.Adam(disc_params, lr=tcfg.lr, betas=betas),
+        }
+
+    def modules(self) -> dict[str, nn.Module]:
+        """The trained modules by checkpoint key (the frozen ones are not saved here)."""
+        return {"composer": self.composer, "mov_disc": self.mov_disc, "dance_disc": self.dance_disc}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers by checkpoint key."""
+        return self._opts
+
+    def _randn(self, *shape: int) -> Tensor:
+        return torch.randn(shape, generator=self.generator, device=self.device)
+
+    def forward(self, batch: tuple[Tensor, Tensor, Tensor], sample: bool = True) -> dict:
+        """Everything one step needs: frozen codes, real and music-derived latents and codes."""
+        units, audio = (t.to(self.device, non_blocking=True) for t in batch[:2])
+        b, n, frames, pose = units.shape
+        eps = self._randn if sample else (lambda *s: torch.zeros(s, device=self.device))
+        with torch.no_grad():
+            style_code = self.style.code(audio)
+            q_init, q_mov = self.dance_unit.encode(units.reshape(b * n, frames, pose))
+            z_init = q_init.sample(eps(b * n, q_init.mu.shape[1]))
+            real = Gaussian(q_mov.mu.view(b, n, -1), q_mov.logvar.view(b, n, -1))
+        music = unit_audio_summary(audio, n)
+        c = self.composer
+        q_dance = c.dance_enc(real)
+        z_dance = q_dance.sample(eps(b, self.cfg.composer.z_dance))
+        recon = c.movement_codes(z_dance, music)
+        q_fake = c.dance_latent(style_code, eps(b, self.cfg.composer.noise_dim))
+        z_fake = q_fake.sample(eps(b, self.cfg.composer.z_dance))
+        fake = c.movement_codes(z_fake, music)
+        return {
+            "units": units,
+            "style_code": style_code,
+            "z_init": z_init,
+            "real": real,
+            "music": music,
+            "q_dance": q_dance,
+            "z_dance": z_dance,
+            "recon": recon,
+            "recon_z": recon.sample(eps(*recon.mu.shape)),
+            "q_fake": q_fake,
+            "z_fake": z_fake,
+            "fake": fake,
+        }
+
+    def discriminator_losses(self, f: dict) -> dict[str, Tensor]:
+        """LSGAN discriminator terms on detached fakes (empty when both GAN weights are 0)."""
+        w = self.cfg.composer
+        terms: dict[str, Tensor] = {}
+        if w.w_gan > 0:
+            fake = Gaussian(f["fake"].mu.detach(), f["fake"].logvar.detach())
+            terms["disc_mov"] = 0.5 * (
+                lsgan(self.mov_disc(f["real"], f["music"]), 1.0)
+                + lsgan(self.mov_disc(fake, f["music"]), 0.0)
+            )
+        if w.w_dance_gan > 0:
+            real = Gaussian(f["q_dance"].mu.detach(), f["q_dance"].logvar.detach())
+            fake = Gaussian(f["q_fake"].mu.detach(), f["q_fake"].logvar.detach())
+            terms["disc_dance"] = 0.5 * (
+                lsgan(self.dance_disc(real, f["style_code"]), 1.0)
+                + lsgan(self.dance_disc(fake, f["style_code"]), 0.0)
+            )
+        return terms
+
+    def generator_losses(self, f: dict) -> dict[str, Tensor]:
+        """Weighted generator terms and their sum under "total"; weight-0 terms are absent."""
+        w = self.cfg.composer
+        t: dict[str, Tensor] = {}
+        if w.w_gan > 0:
+            t["gan"] = w.w_gan * lsgan(self.mov_disc(f["fake"], f["music"]), 1.0)
+        if w.w_dance_gan > 0:
+            t["dance_gan"] = w.w_dance_gan * lsgan(
+                self.dance_disc(f["q_fake"], f["style_code"]), 1.0
+            )
+        if w.w_kl > 0:
+            t["kl"] = w.w_kl * (f["recon"].kl() + f["fake"].kl())
+        if w.w_kl_dance > 0:
+            t["kl_dance"] = w.w_kl_dance * (f["q_dance"].kl() + f["q_fake"].kl())
+        if w.w_mov_recon > 0:
+            t["mov_recon"] = w.w_mov_recon * (
+                F.l1_loss(f["recon"].mu, f["real"].mu)
+                + F.l1_loss(f["recon"].logvar, f["real"].logvar)
+            )
+        if w.w_seq_recon > 0:
+            units = f["units"]
+            b, n = units.shape[:2]
+            z_m = f["recon_z"].reshape(b * n, -1)
+            rebuilt = self.dance_unit.decode(f["z_init"], z_m).view(units.shape)
+            t["seq_recon"] = w.w_seq_recon * F.l1_loss(rebuilt, units)
+        if w.w_mov_dist > 0:
+            t["mov_dist"] = w.w_mov_dist * F.l1_loss(f["fake"].mu, f["real"].mu)
+        if w.w_style_reg > 0:
+            reg = self.composer.regressor
+            t["style_reg"] = w.w_style_reg * (
+                F.mse_loss(reg(f["z_dance"]), f["style_code"])
+                + F.mse_loss(reg(f["z_fake"]), f["style_code"])
+            )
+        t["total"] = torch.stack(list(t.values())).sum() if t else f["units"].new_zeros(())
+        return t
+
+    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], step: int) -> dict[str, Tensor]:
+        """A discriminator step then a generator step; returns the detached terms."""
+        clip = self.cfg.composer.grad_clip
+        self.composer.train()
+        f = self.forward(batch)
+        out: dict[str, Tensor] = {}
+        d_terms = self.discriminator_losses(f)
+        if d_terms:
+            opt_d = self._opts["discriminators"]
+            opt_d.zero_grad(set_to_none=True)
+            torch.stack(list(d_terms.values())).sum().backward()
+            if clip > 0:
+                nn.utils.clip_grad_norm_(self.mov_disc.parameters(), clip)
+                nn.utils.clip_grad_norm_(self.dance_disc.parameters(), clip)
+            opt_d.step()
+            out |= {k: v.detach() for k, v in d_terms.items()}
+        g_terms = self.generator_losses(f)
+        opt = self._opts["composer"]
+        opt.zero_grad(set_to_none=True)
+        self.mov_disc.requires_grad_(False)
+        self.dance_disc.requires_grad_(False)
+        if g_terms["total"].requires_grad:  # False only when every generator weight is 0
+            g_terms["total"].backward()
+        self.mov_disc.requires_grad_(True)
+        self.dance_disc.requires_grad_(True)
+        if clip > 0:
+            nn.utils.clip_grad_norm_(self.composer.parameters(), clip)
+        opt.step()
+        return out | {k: v.detach() for k, v in g_terms.items()}
+
+    @torch.no_grad()
+    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor]) -> dict[str, Tensor]:
+        """Generator and discriminator terms on posterior means (no sampling)."""
+        self.composer.eval()
+        f = self.forward(batch, sample=False)
+        return self.discriminator_losses(f) | self.generator_losses(f)

@@ -1,0 +1,433 @@
+"""Tests for d2mlib.models: shapes, the fast recurrence, the three training stages, ablations."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from d2mlib.config import ablation, preset
+from d2mlib.models import (
+    Composer,
+    CompStage,
+    DanceUnit,
+    DecompStage,
+    StyleExtractor,
+    StyleStage,
+    fast_rnn,
+    make_rnn,
+    parameter_count,
+)
+from d2mlib.models.dance_unit import (
+    UnitDiscriminator,
+    decomposition_losses,
+    draw_noise,
+    kl_warmup,
+)
+
+B = 6
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def fast_lr(cfg, lr: float = 3e-3):
+    """`cfg` with a higher learning rate in every stage (for the short convergence tests)."""
+    r = dataclasses.replace
+    return r(
+        cfg,
+        train_style=r(cfg.train_style, lr=lr),
+        train_decomp=r(cfg.train_decomp, lr=lr),
+        train_comp=r(cfg.train_comp, lr=lr),
+    )
+
+
+def smoke(rnn: str = "gru"):
+    """The smoke preset with every recurrent layer of type `rnn`."""
+    cfg = preset("smoke")
+    r = dataclasses.replace
+    return r(
+        cfg,
+        style=r(cfg.style, rnn=rnn),
+        dance_unit=r(cfg.dance_unit, rnn=rnn),
+        composer=r(cfg.composer, rnn=rnn),
+    )
+
+
+def smooth_units(n: int, seed: int = 0, frames: int = 32) -> torch.Tensor:
+    """Random smooth trajectories (n, frames, 28): a few low-frequency sinusoids per coordinate."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.linspace(0, 1, frames)[None, :, None]
+    amp = torch.randn(n, 1, 28, generator=g)
+    freq = 0.5 + torch.rand(n, 1, 28, generator=g)
+    phase = 2 * math.pi * torch.rand(n, 1, 28, generator=g)
+    offset = 0.5 * torch.randn(n, 1, 28, generator=g)
+    return (offset + amp * torch.sin(2 * math.pi * freq * t + phase)).float()
+
+
+def unit_pair(n: int = B, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two translated copies of the same smooth units, and style labels."""
+    x = smooth_units(n, seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    shift = 0.1 * torch.randn(n, 1, 2, generator=g).repeat(1, 1, 14)
+    return x, x + shift, torch.arange(n) % 3
+
+
+def sequence_batch(n_units: int = 3, seed: int = 0):
+    """(units (B, n, 32, 28), audio (B, n*32, 28), style (B,)) with style-dependent audio."""
+    units = smooth_units(B * n_units, seed).view(B, n_units, 32, 28)
+    style = torch.arange(B) % 3
+    g = torch.Generator().manual_seed(seed + 7)
+    audio = 0.3 * torch.randn(B, n_units * 32, 28, generator=g) + style[:, None, None].float() - 1
+    return units, audio, style
+
+
+def audio_batch(seed: int = 0, window: int = 30):
+    """(audio (B, window, 28), style (B,)) where the style shifts the features' mean."""
+    g = torch.Generator().manual_seed(seed)
+    style = torch.arange(B) % 3
+    audio = 0.5 * torch.randn(B, window, 28, generator=g) + style[:, None, None].float() - 1
+    return audio, style
+
+
+def finite_scalars(terms: dict[str, torch.Tensor]) -> None:
+    assert terms, "no loss terms"
+    for k, v in terms.items():
+        assert v.dim() == 0, k
+        assert not v.requires_grad, k
+        assert torch.isfinite(v), k
+
+
+def snapshot(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
+# ---------------------------------------------------------------- the fast recurrence
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("layers,bidirectional,const", [(1, False, True), (2, True, False)])
+def test_fast_rnn_matches_torch_outputs_and_gradients(kind, layers, bidirectional, const):
+    torch.manual_seed(0)
+    rnn = make_rnn(kind, 5, 7, layers, bidirectional).double()
+    dirs = 2 if bidirectional else 1
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    if not const:
+        x = torch.randn(3, 6, 5, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(layers * dirs, 3, 7, dtype=torch.float64, requires_grad=True)
+    seq = x.unsqueeze(1).repeat(1, 6, 1) if const else x
+    state = (h0, torch.zeros_like(h0)) if kind == "lstm" else h0
+    ref = rnn(seq, state)[0]
+    out = fast_rnn(rnn, x, h0, steps=6)
+    torch.testing.assert_close(out, ref)
+    w = torch.randn_like(ref)
+    inputs = [x, h0, *rnn.parameters()]
+    g_ref = torch.autograd.grad((ref * w).sum(), inputs)
+    g_out = torch.autograd.grad((out * w).sum(), inputs)
+    for a, b in zip(g_out, g_ref, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_style_extractor_shapes(rnn):
+    cfg = smoke(rnn)
+    model = StyleExtractor(cfg.style)
+    audio, _ = audio_batch()
+    code, logits = model(audio)
+    assert code.shape == (B, cfg.style.code_dim) and logits.shape == (B, 3)
+    long = torch.randn(B, 95, 28)  # three whole windows of 30
+    assert model.code(long).shape == (B, cfg.style.code_dim)
+    pred = model.predict(long)
+    assert pred.shape == (B,) and pred.dtype == torch.int64 and pred.max() < 3
+
+
+def test_improved_style_extractor_keeps_a_30d_code():
+    cfg = preset("improved").style
+    small = dataclasses.replace(cfg, hidden=16)  # same structure, small for speed
+    model = StyleExtractor(small).eval()
+    code, logits = model(torch.randn(2, small.window, 28))
+    assert code.shape == (2, 30) and logits.shape == (2, 3)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model.head) == 2
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_dance_unit_encode_decode_and_initial_pose_shapes(rnn):
+    cfg = smoke(rnn).dance_unit
+    model = DanceUnit(cfg)
+    x, _, _ = unit_pair()
+    q_init, q_mov = model.encode(x)
+    assert q_init.mu.shape == (B, cfg.z_init) and q_mov.logvar.shape == (B, cfg.z_movement)
+    units = model.decode(q_init.mu, q_mov.mu)
+    assert units.shape == (B, 32, 28)
+    torch.testing.assert_close(units, model.decode(q_init.mu, q_mov.mu, naive=True))
+    p1 = model.sample_initial_pose(5, spread=0.5, generator=torch.Generator().manual_seed(3))
+    p2 = model.sample_initial_pose(5, spread=0.5, generator=torch.Generator().manual_seed(3))
+    assert p1.shape == (5, 28) and torch.equal(p1, p2)
+    assert UnitDiscriminator(cfg)(units).shape == (B,)
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+@pytest.mark.parametrize("n_units", [3, 4])
+def test_composer_generates_one_movement_code_per_unit(rnn, n_units):
+    cfg = smoke(rnn)
+    model = Composer(cfg.composer, cfg.dance_unit.z_movement)
+    style = torch.randn(2, cfg.composer.style_dim)
+    audio = torch.randn(2, n_units * 32, 28)
+    a = model.generate(style, audio, n_units, torch.Generator().manual_seed(1))
+    b = model.generate(style, audio, n_units, torch.Generator().manual_seed(1))
+    c = model.generate(style, audio, n_units, torch.Generator().manual_seed(2))
+    assert a.shape == (2, n_units, cfg.dance_unit.z_movement)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_paper_preset_constructs_with_reported_parameter_counts():
+    cfg = preset("paper")
+    du = DanceUnit(cfg.dance_unit)
+    h, zm, zi, p = 1024, 512, 10, 28
+    gru = lambda i, hh: 3 * hh * (i + hh) + 6 * hh  # noqa: E731
+    expected_mov_enc = 2 * gru(p, h) + 2 * h + (2 * h * 2 * zm + 2 * zm)
+    expected_mov_dec = (zi + zm) * h + h + gru(zm, h) + (h * h + h) + 2 * h + (h * p + p)
+    assert parameter_count(du.mov_enc) == expected_mov_enc
+    assert parameter_count(du.mov_dec) == expected_mov_dec
+    style = StyleExtractor(cfg.style)
+    # GRU(28 -> 30), learned initial state, head 30 -> 30 -> 3
+    assert parameter_count(style) == gru(28, 30) + 30 + (30 * 30 + 30) + (30 * 3 + 3)
+    composer = Composer(cfg.composer, zm)
+    counts = {
+        name: {
+            "dance_unit": parameter_count(DanceUnit(preset(name).dance_unit)),
+            "composer": parameter_count(
+                Composer(preset(name).composer, preset(name).dance_unit.z_movement)
+            ),
+        }
+        for name in ("book", "smoke")
+    }
+    counts["paper"] = {"dance_unit": parameter_count(du), "composer": parameter_count(composer)}
+    print("parameter counts:", counts)
+    assert (
+        counts["paper"]["dance_unit"] > counts["book"]["dance_unit"] > counts["smoke"]["dance_unit"]
+    )
+    assert counts["paper"]["composer"] > counts["book"]["composer"] > counts["smoke"]["composer"]
+
+
+# ---------------------------------------------------------------- decomposition
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_naive_and_batched_decomposition_compute_the_same_losses_and_gradients(rnn):
+    cfg = smoke(rnn).dance_unit
+    torch.manual_seed(0)
+    model = DanceUnit(cfg)
+    x1, x2, _ = unit_pair()
+    noise = draw_noise(cfg, B, torch.Generator().manual_seed(5), "cpu")
+    results = {}
+    for naive in (True, False):
+        terms, _, _ = decomposition_losses(model, x1, x2, noise, 0.01, naive=naive)
+        grads = torch.autograd.grad(terms["total"], list(model.parameters()))
+        results[naive] = (terms, grads)
+    (t_naive, g_naive), (t_fast, g_fast) = results[True], results[False]
+    assert t_naive.keys() == t_fast.keys()
+    assert {"kl_init", "kl_movement", "init_recon", "unit_recon", "cross_recon"} <= t_fast.keys()
+    for k in t_naive:
+        torch.testing.assert_close(t_fast[k], t_naive[k], rtol=1e-5, atol=1e-6)
+    for a, b in zip(g_fast, g_naive, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_naive_and_batched_decomp_stages_take_the_same_step():
+    cfg = smoke()
+    x1, x2, style = unit_pair()
+    naive, fast = DecompStage(cfg, naive=True, device="cpu"), DecompStage(cfg, device="cpu")
+    for a, b in zip(naive.model.parameters(), fast.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    t_naive = naive.training_step((x1, x2, style), 0)
+    t_fast = fast.training_step((x1, x2, style), 0)
+    for k in t_naive:
+        torch.testing.assert_close(t_fast[k], t_naive[k], rtol=1e-5, atol=1e-6)
+    for a, b in zip(naive.model.parameters(), fast.model.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6)  # clipped gradients
+        # Adam's first step is about lr * sign(grad): a near-zero gradient may flip its sign
+        torch.testing.assert_close(b, a, rtol=0, atol=2.5 * cfg.train_decomp.lr)
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_decomp_step_changes_weights_and_returns_finite_detached_terms(rnn):
+    stage = DecompStage(smoke(rnn), device="cpu")
+    before = snapshot(stage.model)
+    terms = stage.training_step(unit_pair(), 100)
+    finite_scalars(terms)
+    assert changed(before, stage.model)
+    finite_scalars(stage.validation_step(unit_pair(seed=1)))
+    assert set(stage.modules()) == {"dance_unit", "unit_disc"}
+    assert set(stage.optimizers()) == {"dance_unit", "unit_disc"}
+
+
+def test_decomp_unit_discriminator_trains_when_its_weight_is_set():
+    cfg = smoke()
+    cfg = dataclasses.replace(cfg, dance_unit=dataclasses.replace(cfg.dance_unit, w_gan=1.0))
+    stage = DecompStage(cfg, device="cpu")
+    before = snapshot(stage.disc)
+    terms = stage.training_step(unit_pair(), 0)
+    assert {"gan", "disc"} <= terms.keys()
+    assert changed(before, stage.disc)
+    plain = DecompStage(smoke(), device="cpu")
+    before = snapshot(plain.disc)
+    assert "gan" not in plain.training_step(unit_pair(), 0)
+    assert not changed(before, plain.disc)
+
+
+def test_decomp_zero_weight_removes_its_term():
+    cfg = smoke()
+    for field, key in [("w_cross_recon", "cross_recon"), ("w_mov_dist", "mov_dist")]:
+        off = dataclasses.replace(cfg, dance_unit=dataclasses.replace(cfg.dance_unit, **{field: 0}))
+        terms = DecompStage(off, device="cpu").training_step(unit_pair(), 0)
+        assert key not in terms
+        assert key in DecompStage(cfg, device="cpu").training_step(unit_pair(), 0)
+
+
+def test_kl_warmup_is_a_sigmoid_reaching_half_weight_at_its_centre():
+    cfg = preset("paper").dance_unit
+    assert kl_warmup(cfg, cfg.kl_warmup_center) == pytest.approx(cfg.w_kl / 2)
+    assert kl_warmup(cfg, 0) < kl_warmup(cfg, 10_000) < kl_warmup(cfg, 40_000)
+    assert kl_warmup(cfg, 100_000) == pytest.approx(cfg.w_kl, rel=1e-6)
+
+
+def test_decomp_reconstruction_losses_decrease_on_a_fixed_batch():
+    stage = DecompStage(fast_lr(smoke()), device="cpu")
+    batch = unit_pair(n=8)
+    first = stage.validation_step(batch)
+    for step in range(80):
+        stage.training_step(batch, step)
+    last = stage.validation_step(batch)
+    for k in ("unit_recon", "cross_recon", "init_recon"):
+        assert last[k] < 0.7 * first[k], k
+
+
+# ---------------------------------------------------------------- style
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_style_step_changes_weights_and_loss_decreases(rnn):
+    stage = StyleStage(fast_lr(smoke(rnn)), device="cpu")
+    batch = audio_batch()
+    before = snapshot(stage.model)
+    first = stage.training_step(batch, 0)
+    finite_scalars(first)
+    assert changed(before, stage.model)
+    for step in range(1, 60):
+        stage.training_step(batch, step)
+    last = stage.validation_step(batch)
+    assert last["loss"] < 0.5 * first["loss"]
+    assert last["accuracy"] == 1.0
+
+
+# ---------------------------------------------------------------- composition
+
+
+def comp_stage(cfg, seed_offset: int = 0) -> CompStage:
+    """A CompStage over a seeded, untrained style extractor and dance unit."""
+    with torch.random.fork_rng():
+        torch.manual_seed(11 + seed_offset)
+        style = StyleExtractor(cfg.style)
+        dance = DanceUnit(cfg.dance_unit)
+    return CompStage(cfg, style, dance, device="cpu")
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_comp_step_trains_the_composer_and_leaves_frozen_networks_alone(rnn):
+    stage = comp_stage(smoke(rnn))
+    before = {k: snapshot(m) for k, m in stage.modules().items()}
+    frozen = snapshot(stage.dance_unit) + snapshot(stage.style)
+    terms = stage.training_step(sequence_batch(4), 0)
+    finite_scalars(terms)
+    expected = {"gan", "dance_gan", "kl", "kl_dance", "mov_recon", "seq_recon", "mov_dist"}
+    assert expected | {"style_reg", "disc_mov", "disc_dance", "total"} <= terms.keys()
+    for k, m in stage.modules().items():
+        assert changed(before[k], m), k
+    after = snapshot(stage.dance_unit) + snapshot(stage.style)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after, strict=True))
+    finite_scalars(stage.validation_step(sequence_batch(3)))
+
+
+def test_comp_reconstruction_losses_decrease_on_a_fixed_batch():
+    stage = comp_stage(fast_lr(smoke()))
+    batch = sequence_batch(3)
+    first = stage.validation_step(batch)
+    for step in range(80):
+        stage.training_step(batch, step)
+    last = stage.validation_step(batch)
+    assert last["mov_recon"] < 0.7 * first["mov_recon"]
+    assert last["seq_recon"] < first["seq_recon"]
+    assert last["style_reg"] < 0.7 * first["style_reg"]
+
+
+@pytest.mark.parametrize(
+    "name,term",
+    [
+        ("no_style_regressor", "style_reg"),
+        ("no_movement_alignment", "mov_dist"),
+        ("no_dance_alignment", "dance_gan"),
+    ],
+)
+def test_ablation_removes_exactly_its_term_and_its_gradient(name, term):
+    full_cfg = smoke()
+    full, ablated = comp_stage(full_cfg), comp_stage(ablation(full_cfg, name))
+    batch = sequence_batch(3)
+    params_full = list(full.composer.parameters())
+    params_abl = list(ablated.composer.parameters())
+    t_full = full.generator_losses(full.forward(batch))
+    t_abl = ablated.generator_losses(ablated.forward(batch))
+    assert term in t_full and term not in t_abl
+    for k in t_abl:
+        if k != "total":
+            torch.testing.assert_close(t_abl[k], t_full[k])
+    g_full = torch.autograd.grad(t_full["total"] - t_full[term], params_full, allow_unused=True)
+    g_abl = torch.autograd.grad(t_abl["total"], params_abl, allow_unused=True)
+    for a, b in zip(g_abl, g_full, strict=True):
+        if a is None or b is None:
+            assert a is None or not a.any()
+            assert b is None or not b.any()
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    if name == "no_style_regressor":
+        reg = {id(p) for p in ablated.composer.regressor.parameters()}
+        assert all(g is None for p, g in zip(params_abl, g_abl, strict=True) if id(p) in reg)
+    if name == "no_dance_alignment":
+        assert "disc_dance" not in ablated.discriminator_losses(ablated.forward(batch))
+
+
+def test_all_weights_zero_still_steps_without_error():
+    cfg = smoke()
+    r = dataclasses.replace
+    zero_du = {
+        f: 0.0 for f in ("w_kl", "w_init_recon", "w_unit_recon", "w_cross_recon", "w_mov_dist")
+    }
+    zero_co = {
+        f: 0.0
+        for f in (
+            "w_gan",
+            "w_dance_gan",
+            "w_kl",
+            "w_kl_dance",
+            "w_mov_recon",
+            "w_seq_recon",
+            "w_mov_dist",
+            "w_style_reg",
+        )
+    }
+    cfg = r(cfg, dance_unit=r(cfg.dance_unit, **zero_du), composer=r(cfg.composer, **zero_co))
+    assert DecompStage(cfg, device="cpu").training_step(unit_pair(), 0)["total"] == 0
+    assert comp_stage(cfg).training_step(sequence_batch(3), 0)["total"] == 0
