@@ -1,0 +1,217 @@
+"""Tests for d2mlib.generate: beat warping (pure numpy) and composing dances from a trained run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from d2mlib import generate, skeleton
+from d2mlib.errors import DataError
+
+# --------------------------------------------------------------------------- beat warping
+
+KEYS = np.array([0, 10, 22, 37, 50, 61, 74])  # interior keys are the kinematic beats
+T = 75
+
+
+def eased_dance() -> np.ndarray:
+    """A body swinging 40 px left and right, at rest exactly on frames 10, 22, 37, 50, 61."""
+    x = np.zeros(T)
+    for a, (k0, k1) in enumerate(zip(KEYS[:-1], KEYS[1:], strict=True)):
+        p0, p1 = (0.0, 40.0) if a % 2 == 0 else (40.0, 0.0)
+        t = np.arange(k0, k1 + 1)
+        x[k0 : k1 + 1] = p0 + (p1 - p0) * (1 - np.cos(np.pi * (t - k0) / (k1 - k0))) / 2
+    base = np.random.default_rng(0).uniform(50, 200, (14, 2))
+    poses = np.repeat(base[None], T, axis=0).astype(np.float32)
+    poses[:, :, 0] += x[:, None].astype(np.float32)
+    return poses
+
+
+def test_synthetic_dance_has_its_kinematic_beats_where_built():
+    np.testing.assert_array_equal(skeleton.kinematic_beats(eased_dance()), KEYS[1:-1])
+
+
+def test_align_to_beats_moves_kinematic_beats_onto_target_frames():
+    poses = eased_dance()
+    targets = np.array([12, 19, 39, 47, 64])
+    assert np.min(np.abs(KEYS[1:-1] - targets)) >= 2  # the unwarped dance misses every target
+    warped = generate.align_to_beats(poses, targets)
+    assert warped.shape == poses.shape
+    kin = skeleton.kinematic_beats(warped)
+    assert len(kin) == len(targets)
+    assert np.max(np.abs(kin - targets)) <= 1
+
+
+def test_warp_with_identical_source_and_target_is_identity():
+    poses = eased_dance()
+    out = generate.warp_to_beats(poses, KEYS[1:-1], KEYS[1:-1])
+    np.testing.assert_allclose(out, poses, atol=1e-5)
+
+
+def test_warp_keeps_ends_and_can_change_length():
+    poses = eased_dance()
+    out = generate.warp_to_beats(poses, [10], [30], n_frames=100)
+    assert out.shape == (100, 14, 2)
+    np.testing.assert_allclose(out[0], poses[0])
+    np.testing.assert_allclose(out[-1], poses[-1])
+    np.testing.assert_allclose(out[30], poses[10], atol=1e-5)
+
+
+def test_warp_drops_crossing_pairs_and_stays_monotone():
+    poses = eased_dance()
+    # the second pair crosses the first: it is dropped, and time never runs backwards
+    out = generate.warp_to_beats(poses, [20, 15], [30, 40])
+    np.testing.assert_allclose(out[30], poses[20], atol=1e-5)
+    x = out[:, 0, 0]
+    assert np.all(np.isfinite(x))
+
+
+def test_match_beats_pairs_nearby_beats_one_to_one():
+    src, tgt = generate.match_beats([10, 22, 37], [11, 12, 30, 60], max_shift=4)
+    np.testing.assert_array_equal(src, [10])
+    np.testing.assert_array_equal(tgt, [11])
+
+
+def test_align_to_beats_refuses_beat_times_in_seconds():
+    # the original demo passed seconds to a warper expecting frames; we reject that
+    with pytest.raises(DataError, match="seconds_to_frames"):
+        generate.align_to_beats(eased_dance(), np.array([0.73, 1.46, 2.5]))
+
+
+def test_seconds_to_frames_uses_15_fps():
+    np.testing.assert_array_equal(generate.seconds_to_frames([0.0, 1.0, 2.5]), [0, 15, 38])
+
+
+def test_units_cover_the_music_in_whole_windows():
+    assert generate.n_frames_for(60.0) == 900
+    assert generate.n_units_for(900) == 30  # 29 units needed, rounded up to windows of 3
+    assert generate.n_units_for(1) == 3
+
+
+# --------------------------------------------------------------------------- composing
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: small sequential models run faster and the shared cores stay usable."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def untrained() -> generate.DanceGenerator:
+    """Smoke-sized models with fixed random weights and plausible normalisation stats."""
+    import torch
+
+    from d2mlib import config
+    from d2mlib.models.composer import Composer
+    from d2mlib.models.dance_unit import DanceUnit
+    from d2mlib.models.style import StyleExtractor
+
+    cfg = config.preset("smoke")
+    torch.manual_seed(0)
+    style = StyleExtractor(cfg.style)
+    dance_unit = DanceUnit(cfg.dance_unit)
+    composer = Composer(cfg.composer, cfg.dance_unit.z_movement, 28)
+    base = np.random.default_rng(0).uniform([80, 100], [180, 400], (14, 2)).reshape(-1)
+    stats = {
+        "pose_mean": base.astype(np.float32),
+        "pose_std": np.full(28, 20.0, np.float32),
+        "audio_mean": np.zeros(28, np.float32),
+        "audio_std": np.ones(28, np.float32),
+    }
+    return generate.DanceGenerator(style, composer, dance_unit, stats, cfg)
+
+
+@pytest.fixture(scope="module")
+def music() -> generate.Music:
+    """7.3 s of synthetic hip-hop with its true beats."""
+    from d2mlib import synth
+
+    clip = synth.style_clip("hiphop", 1, seconds=7.3)
+    return generate.load_music(clip.wav, beat_times=clip.beat_times)
+
+
+def test_dance_is_as_long_as_the_music_at_15_fps(untrained, music):
+    dance = untrained.compose(music, seed=0)
+    assert music.features.shape[0] == round(7.3 * 15)
+    assert dance.poses.shape == (music.features.shape[0], 14, 2)
+    assert dance.frames / 15 == pytest.approx(music.duration, abs=1 / 15)
+    assert dance.meta["units"] == 6  # 110 frames need 4 units: 2 windows of 3, then trimmed
+    assert np.all(np.isfinite(dance.poses))
+
+
+def test_same_seed_same_dance_and_different_seeds_differ(untrained, music):
+    a = untrained.compose(music, seed=5)
+    b = untrained.compose(music, seed=5)
+    c = untrained.compose(music, seed=6)
+    np.testing.assert_array_equal(a.poses, b.poses)
+    assert np.abs(a.poses - c.poses).mean() > 0.1
+
+
+def test_dances_from_one_initial_pose_still_differ(untrained, music):
+    pose = untrained.initial_pose(seed=0)
+    dances = [untrained.compose(music, seed=s, init_pose=pose, warp=False) for s in range(3)]
+    for d in dances:
+        np.testing.assert_array_equal(d.meta["initial_pose"], pose)
+    spread = np.mean([np.abs(dances[0].poses - d.poses).mean() for d in dances[1:]])
+    assert spread > 0.1
+
+
+def test_initial_pose_spread_controls_variation(untrained):
+    still = [untrained.initial_pose(seed=s, spread=0.0) for s in range(3)]
+    moved = [untrained.initial_pose(seed=s, spread=2.0) for s in range(3)]
+    np.testing.assert_allclose(still[0], still[1])
+    assert np.abs(moved[0] - moved[1]).mean() > 0.01
+
+
+def test_threads_option_gives_the_same_dance_and_restores_the_setting(untrained, music):
+    import torch
+
+    before = torch.get_num_threads()
+    a = untrained.compose(music, seed=4, threads=2)
+    assert torch.get_num_threads() == before
+    b = untrained.compose(music, seed=4)
+    np.testing.assert_allclose(a.poses, b.poses, atol=1e-3)
+
+
+def test_style_probabilities_are_a_distribution(untrained, music):
+    from d2mlib.data import STYLES
+
+    dance = untrained.compose(music, seed=0)
+    assert dance.style_probs.shape == (3,)
+    assert dance.style_probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert dance.style == STYLES[int(np.argmax(dance.style_probs))]
+
+
+def test_beat_warping_is_optional_and_keeps_the_length(untrained, music):
+    plain = untrained.compose(music, seed=2, warp=False)
+    warped = untrained.compose(music, seed=2, warp=True)
+    assert not plain.warped and warped.warped
+    assert plain.poses.shape == warped.poses.shape
+    np.testing.assert_array_equal(warped.beat_times, music.beat_times)
+
+
+def test_dance_saves_as_npz(untrained, music, tmp_path):
+    dance = untrained.compose(music, seed=0)
+    path = dance.save(tmp_path / "dance.npz")
+    with np.load(path) as f:
+        assert set(f.files) >= {"poses", "beat_times", "style", "style_probs"}
+        np.testing.assert_array_equal(f["poses"], dance.poses)
+        assert str(f["style"]) == dance.style
+
+
+@pytest.mark.slow
+def test_waveform_input_gives_features_and_beats():
+    from d2mlib import synth
+
+    clip = synth.style_clip("zumba", 0, seconds=4.0)
+    m = generate.load_music(clip.wav)
+    assert m.features.shape == (60, 28)
+    assert m.duration == pytest.approx(4.0)
+    with pytest.raises(DataError):
+        generate.load_music(np.zeros((2, 10), np.float32))
