@@ -33,6 +33,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     """`d2m data`: write the synthetic dataset."""
     from d2mlib import data
 
+    if args.if_missing and data.dataset_complete(args.out) is not None:
+        print(f"{args.out} already holds a complete dataset: nothing to do")
+        return 0
     summary = data.write_dataset(
         args.out, preset=args.preset, seed=args.seed, progress=not args.quiet
     )
@@ -131,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="dataset directory")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--if-missing", action="store_true", help="do nothing when OUT already holds the dataset"
+    )
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("train", help="train one stage (reuses a finished run with the same config)")

@@ -175,3 +175,26 @@ def test_data_train_generate_end_to_end(tmp_path, wav_file, capsys):
         assert f["style_probs"].shape == (3,)
         assert str(f["style"]) in ("ballet", "zumba", "hiphop")
         assert f["beat_times"].ndim == 1 and len(f["beat_times"]) > 0
+
+
+def test_data_if_missing_leaves_a_complete_dataset_alone(smoke_data: Path) -> None:
+    marker = smoke_data / ".d2m_complete.json"
+    before = marker.stat().st_mtime_ns
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "d2mlib.cli",
+            "data",
+            "--preset",
+            "smoke",
+            "--out",
+            str(smoke_data),
+            "--if-missing",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to do" in proc.stdout
+    assert marker.stat().st_mtime_ns == before
