@@ -1,0 +1,113 @@
+"""Every chapter executes in smoke mode, and the book builds with warnings as errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import nbclient
+import pytest
+import yaml
+
+from d2mlib.site import offhost_references
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files() -> list[str]:
+    """The chapters listed in _toc.yml, root first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p["chapters"]]
+    while stack:
+        entry = stack.pop(0)
+        files.append(entry["file"])
+        stack[:0] = entry.get("sections", [])
+    return files
+
+
+def is_notebook(path: Path) -> bool:
+    """True for MyST Markdown notebooks (jupytext front matter with a kernelspec)."""
+    head = path.read_text(encoding="utf-8")[:400]
+    return head.startswith("---") and "kernelspec" in head
+
+
+CHAPTERS = [f for f in toc_files() if is_notebook(ROOT / f"{f}.md")]
+
+
+def test_toc_lists_only_existing_pages() -> None:
+    missing = [f for f in toc_files() if not (ROOT / f"{f}.md").is_file()]
+    assert missing == []
+
+
+def test_sources_hold_no_outputs() -> None:
+    assert list((ROOT / "book").rglob("*.ipynb")) == []
+
+
+def test_every_chapter_has_one_parameters_cell() -> None:
+    for name in CHAPTERS:
+        nb = jupytext.read(ROOT / f"{name}.md")
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == (0 if name == "book/intro" else 1), name
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_runs_in_smoke_mode(
+    name: str, smoke_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("D2M_SMOKE", "D2M_DATA", "D2M_RUNS"):
+        monkeypatch.setenv(key, smoke_env[key])
+    nb = jupytext.read(ROOT / f"{name}.md")
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "book")}},
+    )
+    client.execute()  # raises CellExecutionError naming the failing cell
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    widget_views = [
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    if widget_views:
+        state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        assert state.get("state"), f"{name}: widgets shown but no widget state saved"
+
+
+@pytest.mark.book
+def test_book_builds_warning_free_and_offline(smoke_site: Path) -> None:
+    pages = sorted(smoke_site.rglob("*.html"))
+    for name in toc_files():
+        assert (smoke_site / f"{name}.html").is_file(), name
+    assert offhost_references(smoke_site) == []
+    assert len(pages) >= len(toc_files())
+
+
+@pytest.mark.book
+def test_book_pages_carry_no_traceback(smoke_site: Path) -> None:
+    for name in toc_files():
+        text = (smoke_site / f"{name}.html").read_text(encoding="utf-8")
+        assert "Traceback (most recent call last)" not in text, name
+        assert "CellExecutionError" not in text, name
+
+
+def test_site_checker_flags_cdn_scripts(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(
+        '<script src="https://cdn.example.org/x.js"></script>'
+        '<a href="https://example.org">a link is not a load</a>'
+        '<img src="_images/local.png"><link rel="stylesheet" href="//fonts.example.org/f.css">'
+    )
+    (tmp_path / "s.css").write_text("body{background:url('https://x.example.org/b.png')}")
+    found = offhost_references(tmp_path)
+    assert sorted(url for _, url in found) == [
+        "//fonts.example.org/f.css",
+        "https://cdn.example.org/x.js",
+        "https://x.example.org/b.png",
+    ]
+    assert json.dumps(found)  # plain data, printable in a report
