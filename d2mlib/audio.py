@@ -446,3 +446,23 @@ def analyse(path: str | Path) -> AudioAnalysis:
         onset=onset_strength(y),
         beats=beats(y),
     )
+
+
+def save_wav(path: str | Path, y: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
+    """Write mono samples in [-1, 1] as a 16-bit PCM wav file, atomically; returns the path."""
+    import io
+
+    from d2mlib._io import write_bytes
+
+    arr = np.asarray(y, dtype=np.float32)
+    if arr.ndim != 1:
+        raise AudioError(f"save_wav expects samples of shape (N,), got shape {arr.shape}", path)
+    if not np.all(np.isfinite(arr)):
+        raise AudioError("save_wav was given NaN or infinite samples", path)
+    if not isinstance(sr, int | np.integer) or sr <= 0:
+        raise AudioError(f"save_wav needs a positive integer sample rate, got {sr!r}", path)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(arr, -1.0, 1.0), int(sr), format="WAV", subtype="PCM_16")
+    path = Path(path)
+    write_bytes(path, buf.getvalue())
+    return path

@@ -304,7 +304,7 @@ def preset(name: str) -> Config:
                 z_movement=128,
                 dec_hidden=256,
                 disc_hidden=256,
-                kl_warmup_center=1000,
+                kl_warmup_center=600,
                 kl_warmup_rate=0.005,
             ),
             composer=r(
@@ -318,10 +318,10 @@ def preset(name: str) -> Config:
             ),
             train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
             train_decomp=TrainConfig(
-                batch_size=64, steps=2000, val_every=250, checkpoint_every=500, log_every=25
+                batch_size=64, steps=1200, val_every=200, checkpoint_every=400, log_every=25
             ),
             train_comp=TrainConfig(
-                batch_size=64, steps=1500, val_every=250, checkpoint_every=500, log_every=25
+                batch_size=64, steps=800, val_every=200, checkpoint_every=400, log_every=25
             ),
         )
     if name == "smoke":
@@ -461,3 +461,38 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+ABLATION_COMP_STEPS: dict[str, int] = {"book": 64}
+"""Composition steps of each ablation-study run, by preset (others keep their preset's steps):
+shorter than the main run, so that 4 systems x 3 seeds fit the book's time budget."""
+
+
+def ablation_study(
+    cfg: Config, seeds: int = 3, steps: int | None = None
+) -> dict[str, list[Config]]:
+    """The ablation study's configs: "full" and each of ABLATIONS, one per composition seed 0..seeds-1.
+
+    Only the composition stage changes (its seed, its steps: `steps`, else
+    ABLATION_COMP_STEPS for the preset, else the preset's own), so every run shares the
+    style and decomposition runs of `cfg`.
+    """
+    if seeds < 1:
+        raise ConfigError(f"seeds must be >= 1, got {seeds}")
+    steps = (
+        steps if steps is not None else ABLATION_COMP_STEPS.get(cfg.preset, cfg.train_comp.steps)
+    )
+    if steps < 1:
+        raise ConfigError(f"steps must be >= 1, got {steps}")
+    out: dict[str, list[Config]] = {}
+    for name in ("full", *ABLATIONS):
+        out[name] = [
+            ablation(
+                dataclasses.replace(
+                    cfg, train_comp=dataclasses.replace(cfg.train_comp, seed=s, steps=steps)
+                ),
+                "none" if name == "full" else name,
+            )
+            for s in range(seeds)
+        ]
+    return out

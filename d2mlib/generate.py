@@ -424,3 +424,69 @@ def compose_dance(
 ) -> Dance:
     """Compose a dance for `music` with the composition run at `run` (see DanceGenerator.compose)."""
     return DanceGenerator.from_run(run).compose(music, seed=seed, **kwargs)
+
+
+# --------------------------------------------------------------------------- chapters: reconstructions, held-out music
+
+
+def reconstruct_units(
+    dance_unit: Any, normaliser: skeleton.Normaliser, units: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Units (N, 32, 14, 2) pixels -> their reconstructions through the dance-unit VAE (posterior means)."""
+    import torch
+
+    units = skeleton.check_poses(units)
+    if units.ndim != 4:
+        raise DataError(f"reconstruct_units takes units (N, T, 14, 2), got {units.shape}")
+    device = next(dance_unit.parameters()).device
+    x = normaliser.normalise(units).astype(np.float32)
+    out = []
+    dance_unit.eval()
+    with torch.no_grad():
+        for lo in range(0, len(x), batch_size):
+            chunk = torch.from_numpy(x[lo : lo + batch_size]).to(device)
+            q_init, q_mov = dance_unit.encode(chunk)
+            out.append(dance_unit.decode(q_init.mu, q_mov.mu).cpu().numpy())
+    recon = np.concatenate(out) if out else x
+    return normaliser.denormalise(recon).reshape(units.shape).astype(np.float32)
+
+
+def split_clip_numbers(index: Any, style: str, split: str = "test") -> np.ndarray:
+    """Numbers (within `style`, as widgets.clip_material counts them) of the clips in `split`."""
+    clips = index.clips[index.clips["style"] == style].reset_index(drop=True)
+    numbers = np.flatnonzero(clips["split"].to_numpy() == split)
+    if numbers.size == 0:
+        raise DataError(f"no {style} clip in the {split} split", getattr(index, "data_dir", None))
+    return numbers
+
+
+@dataclass(frozen=True, eq=False)
+class HeldOutClip:
+    """A clip of a held-out split: its real dance, its music and the music's true beats."""
+
+    style: str
+    name: str
+    poses: np.ndarray = field(repr=False)  # (T, 14, 2) pixels, the real dance
+    wav: np.ndarray | None = field(repr=False)  # mono waveform at 22050 Hz (None: no audio)
+    beat_times: np.ndarray = field(repr=False)  # seconds
+
+    def music(self) -> Music:
+        """The clip's music (features and its true beats), ready for DanceGenerator.compose."""
+        if self.wav is None:
+            raise DataError(f"clip {self.name} has no audio file")
+        return load_music(self.wav, self.beat_times)
+
+
+def held_out_clips(
+    index: Any, per_style: int, split: str = "test", styles: tuple[str, ...] | None = None
+) -> list[HeldOutClip]:
+    """The first `per_style` clips of each style in `split` (data.read_dataset's index)."""
+    from d2mlib.data import STYLES
+    from d2mlib.widgets import clip_material
+
+    out = []
+    for style in styles or STYLES:
+        for number in split_clip_numbers(index, style, split)[: int(per_style)]:
+            poses, wav, beats, name = clip_material(index, style, int(number))
+            out.append(HeldOutClip(style, name, poses, wav, beats))
+    return out

@@ -1030,12 +1030,9 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
     config = config or EvalConfig()
     store = FeatureStore.open(data_dir)
     dances, styles, rows = _clip_dances(store, config.split)
-    if config.max_clips is not None:
-        dances, styles, rows = (
-            dances[: config.max_clips],
-            styles[: config.max_clips],
-            rows[: config.max_clips],
-        )
+    if config.max_clips is not None:  # a style-balanced subset, not the first (one-style) clips
+        keep = balanced_order(styles, config.max_clips)
+        dances, styles, rows = [dances[i] for i in keep], styles[keep], rows[keep]
     if not dances:
         raise _fail(f"no clips with dances in split {config.split!r} of {data_dir}")
     wavs = [_wav_of(store.clips_table["audio"].iloc[i]) for i in rows]
@@ -1493,3 +1490,599 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"wrote {args.out}: {len(table)} rows")
     return 0
+
+
+# ---------------------------------------------------------------------------- comparing systems
+
+
+def per_seed_sampler(samplers: Sequence[DanceSampler]) -> DanceSampler:
+    """One DanceSampler over several (one per training seed): evaluation seed s uses
+    ``samplers[s % len(samplers)]``, so the spread over seeds covers training and sampling."""
+    items = list(samplers)
+    if not items:
+        raise _fail("per_seed_sampler: empty set (no samplers)")
+
+    def sample(seed: int, k: int, clips: Sequence[int]) -> list[np.ndarray]:
+        return items[int(seed) % len(items)](seed, k, clips)
+
+    return sample
+
+
+def run_systems(
+    runs: dict[str, Sequence[str | Path]], data: EvalData, warp: bool = True
+) -> dict[str, DanceSampler]:
+    """Samplers for named systems, each from its finished composition runs (one per training seed)."""
+    from d2mlib import generate
+
+    out: dict[str, DanceSampler] = {}
+    for name, paths in runs.items():
+        gens = [generate.DanceGenerator.from_run(p, device="cpu") for p in paths]
+        if not gens:
+            raise _fail(f"run_systems: system {name!r} has no runs")
+        out[name] = per_seed_sampler([generator_sampler(g, data, warp=warp) for g in gens])
+    return out
+
+
+def evaluate_runs(
+    runs: dict[str, Sequence[str | Path]],
+    data_dir: str | Path,
+    runs_dir: str | Path,
+    seeds: int = 3,
+    config: EvalConfig | None = None,
+    include_baselines: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """`evaluate` for explicit runs: system name -> its composition runs (one per training seed).
+
+    Evaluation seed s scores the run of training seed ``s % len(runs)``; the dataset and the
+    baselines are scored as in `evaluate_systems`; `config.max_clips` keeps a style-balanced
+    subset of the split (`load_eval_data` with `max_clips`). Returns the tidy (system, seed, metric,
+    value) table.
+    """
+    config = config or EvalConfig()
+    classifier, _ = dance_classifier_for_data(data_dir, runs_dir, config.classifier, progress)
+    data = load_eval_data(data_dir, config)
+    systems = run_systems(runs, data)
+    return evaluate_systems(
+        data, classifier, systems, seeds, config, include_baselines, progress=progress
+    )
+
+
+def compare_to_reference(
+    table: pd.DataFrame, reference: str = "full", metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each system's mean minus the reference system's, per metric, against the seed spread.
+
+    The pooled spread is ``sqrt(((n1-1) s1^2 + (n2-1) s2^2) / (n1 + n2 - 2))`` from the two
+    systems' sample stds over seeds; ``larger`` is True when ``|difference|`` exceeds it (and
+    False when it cannot be judged: fewer than two seeds in total beyond one each, or NaN).
+    Columns: system, metric, reference_mean, mean, difference, spread, ratio, larger.
+    """
+    summary = summarise(table)
+    if reference not in set(summary["system"]):
+        raise _fail(f"compare_to_reference: no rows for reference system {reference!r}")
+    ref = summary[summary["system"] == reference].set_index("metric")
+    rows = []
+    for row in summary[summary["system"] != reference].itertuples(index=False):
+        if row.metric not in ref.index or (metrics is not None and row.metric not in metrics):
+            continue
+        r = ref.loc[row.metric]
+        dof = int(r["n"]) + int(row.n) - 2
+        pooled = (
+            float(np.sqrt(((r["n"] - 1) * r["spread"] ** 2 + (row.n - 1) * row.spread**2) / dof))
+            if dof > 0
+            else float("nan")
+        )
+        diff = float(row.mean - r["mean"])
+        judged = np.isfinite(diff) and np.isfinite(pooled)
+        rows.append(
+            {
+                "system": row.system,
+                "metric": row.metric,
+                "reference_mean": float(r["mean"]),
+                "mean": float(row.mean),
+                "difference": diff,
+                "spread": pooled,
+                "ratio": abs(diff) / pooled if judged and pooled > 0 else float("nan"),
+                "larger": bool(judged and abs(diff) > pooled),
+            }
+        )
+    columns = ["system", "metric", "reference_mean", "mean", "difference", "spread", "ratio"]
+    return pd.DataFrame(rows, columns=[*columns, "larger"])
+
+
+def describe_differences(comparison: pd.DataFrame, system: str) -> str:
+    """A phrase naming the metrics on which `system` differs from the reference by more than
+    the seed spread, e.g. "2 of 12 metrics (fid, diversity)" or "none of the 12 metrics"."""
+    rows = comparison[comparison["system"] == system]
+    if rows.empty:
+        raise _fail(f"describe_differences: no comparison rows for system {system!r}")
+    larger = rows.loc[rows["larger"].astype(bool), "metric"].tolist()
+    total = len(rows)
+    if not larger:
+        return f"none of the {total} metrics"
+    return f"{len(larger)} of {total} metrics ({', '.join(larger)})"
+
+
+def mean_spread_table(
+    table: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    systems: Sequence[str] | None = None,
+    digits: int = 3,
+) -> pd.DataFrame:
+    """A display table (metric rows, system columns) of "mean ± spread" over seeds.
+
+    A system scored with one seed shows its mean only; a missing metric shows "–".
+    """
+    summary = summarise(table)
+    metrics = (
+        list(metrics)
+        if metrics is not None
+        else [m for m in METRIC_NAMES if m in set(summary["metric"])]
+        + [m for m in dict.fromkeys(summary["metric"]) if m not in METRIC_NAMES]
+    )
+    systems = list(systems) if systems is not None else list(dict.fromkeys(summary["system"]))
+    cells = {(r.system, r.metric): r for r in summary.itertuples(index=False)}
+    out = pd.DataFrame("–", index=pd.Index(metrics, name="metric"), columns=systems)
+    for s in systems:
+        for m in metrics:
+            r = cells.get((s, m))
+            if r is None or not np.isfinite(r.mean):
+                continue
+            text = f"{r.mean:.{digits}g}"
+            out.loc[m, s] = text if r.n < 2 else f"{text} ± {r.spread:.2g}"
+    return out
+
+
+def beat_source_table(
+    dances: dict[str, Sequence[np.ndarray]],
+    sources: dict[str, Sequence[np.ndarray | None]],
+    config: EvalConfig | None = None,
+) -> pd.DataFrame:
+    """Beat metrics of sets of dances against several sources of musical beats.
+
+    `dances` maps a system to one dance per piece of music; `sources` maps a beat source
+    (e.g. librosa's tracked beats, the synthetic world's true beats) to beat times (s) per
+    piece (None: no beats, skipped). Rows (system, beat source); columns the four beat metrics.
+    """
+    config = config or EvalConfig()
+    rows = []
+    for system, items in dances.items():
+        for source, beats in sources.items():
+            _check_same_length(items, beats, f"{system} dances", f"{source} beat arrays")
+            use = [i for i, b in enumerate(beats) if b is not None]
+            if not use:
+                continue
+            scores = beat_metrics(
+                [items[i] for i in use],
+                [beats[i] for i in use],
+                fps=config.fps,
+                tolerance=config.tolerance,
+                sigma=config.sigma,
+                smoothing=config.smoothing,
+                min_motion=config.min_motion,
+            )
+            keys = ("beat_coverage", "beat_hit_rate", "bas_kinematic", "bas_music")
+            rows.append({"system": system, "beats": source} | {k: scores[k] for k in keys})
+    return pd.DataFrame(rows).set_index(["system", "beats"])
+
+
+# ---------------------------------------------------------------------------- style classification
+
+
+@torch.no_grad()
+def style_predictions(
+    model: nn.Module, store: FeatureStore, split: str = "test", batch_size: int = 256
+) -> pd.DataFrame:
+    """A style extractor's prediction for every window tiling each clip of `split`.
+
+    Windows are `model.window` frames at offsets 0, w, 2w, ... of each clip's audio
+    features (normalised with the dataset's stats). One row per window: clip (row of the
+    clips table), start (frame), true and predicted style index, the softmax probabilities
+    (p_<style>) and the style code (a list, column "code").
+    """
+    window = int(model.window)
+    rows: list[dict[str, object]] = []
+    batches: list[np.ndarray] = []
+    for clip in store.clip_indices(split):
+        feats = store.clip_audio(int(clip))
+        for start in range(0, len(feats) - window + 1, window):
+            batches.append(store.normalise_audio(feats[start : start + window]))
+            rows.append({"clip": int(clip), "start": start, "style": int(store.clip_style[clip])})
+    if not rows:
+        raise _fail(f"style_predictions: no clip of split {split!r} holds {window} audio frames")
+    model.eval()
+    codes, probs = [], []
+    x = np.stack(batches)
+    for lo in range(0, len(x), batch_size):
+        code, logits = model(torch.from_numpy(x[lo : lo + batch_size]))
+        codes.append(code.numpy())
+        probs.append(torch.softmax(logits, -1).numpy())
+    prob = np.concatenate(probs)
+    table = pd.DataFrame(rows)
+    table["predicted"] = prob.argmax(1)
+    for i, name in enumerate(STYLES[: prob.shape[1]]):
+        table[f"p_{name}"] = prob[:, i]
+    table["code"] = list(np.concatenate(codes))
+    return table
+
+
+def classification_scores(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int = 3
+) -> dict[str, float]:
+    """Accuracy, and precision and recall of each style (NaN when never predicted / never true)."""
+    t = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(y_pred, dtype=np.int64)
+    if t.size == 0:
+        raise _fail("classification_scores: empty set (no predictions)")
+    _check_same_length(t, p, "true styles", "predictions")
+    out = {"accuracy": float(np.mean(t == p))}
+    for c in range(num_classes):
+        name = STYLES[c] if c < len(STYLES) else str(c)
+        hit = np.sum((t == c) & (p == c))
+        out[f"precision {name}"] = float(hit / np.sum(p == c)) if np.any(p == c) else float("nan")
+        out[f"recall {name}"] = float(hit / np.sum(t == c)) if np.any(t == c) else float("nan")
+    return out
+
+
+def scores_over_seeds(predictions: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """Tidy (system, seed, metric, value) rows of `classification_scores` for each
+    (system, seed) -> `style_predictions` table (the layout `viz.plot_metric_bars` reads)."""
+    rows = []
+    for (system, seed), table in predictions.items():
+        for metric, value in classification_scores(table["style"], table["predicted"]).items():
+            rows.append({"system": system, "seed": int(seed), "metric": metric, "value": value})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def misclassified_windows(
+    table: pd.DataFrame, n: int = 3, seed: int = 0, true_style: int | None = None
+) -> pd.DataFrame:
+    """Up to `n` wrongly classified rows of a `style_predictions` table (of `true_style` when
+    given), the most confidently wrong first; ties broken by a seeded shuffle."""
+    wrong = table[table["style"] != table["predicted"]]
+    if true_style is not None:
+        wrong = wrong[wrong["style"] == int(true_style)]
+    if wrong.empty:
+        return wrong.copy()
+    prob_cols = [f"p_{name}" for name in STYLES if f"p_{name}" in wrong.columns]
+    probs = wrong[prob_cols].to_numpy()
+    confidence = probs[np.arange(len(wrong)), wrong["predicted"].to_numpy()]
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(wrong)), -confidence))
+    return wrong.iloc[order[:n]].assign(confidence=confidence[order[:n]])
+
+
+# ---------------------------------------------------------------------------- chapters: training, initial pose
+
+
+def _joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each joint between poses a and b (..., 14, 2) -> (..., 14), pixels."""
+    return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1)
+
+
+def reconstruction_table(
+    units: np.ndarray, recon: np.ndarray, styles: Sequence[int | str], mean_pose: np.ndarray
+) -> pd.DataFrame:
+    """Mean L1 error per coordinate (pixels) of reconstructed units, by style and overall.
+
+    Columns: ``units`` (count), ``model`` (the reconstructions), ``first pose held`` (every
+    frame predicted as the unit's first pose) and ``mean pose`` (every frame predicted as
+    `mean_pose` (14, 2), e.g. the training set's mean pose).
+    """
+    x = check_dance_set(units, "reconstruction units")
+    y = check_dance_set(recon, "reconstructions")
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.shape != y.shape:
+        raise _fail(f"reconstruction_table: units {x.shape} and reconstructions {y.shape} differ")
+    mean_pose = np.asarray(mean_pose, np.float64).reshape(skeleton.NUM_JOINTS, 2)
+    names = np.asarray([STYLES[int(s)] if not isinstance(s, str) else s for s in styles])
+    _check_same_length(x, names, "units", "styles")
+    errors = {
+        "model": np.abs(y - x).mean(axis=(1, 2, 3)),
+        "first pose held": np.abs(x[:, :1] - x).mean(axis=(1, 2, 3)),
+        "mean pose": np.abs(mean_pose - x).mean(axis=(1, 2, 3)),
+    }
+    rows = {}
+    for name in [s for s in STYLES if s in set(names)] + ["all"]:
+        pick = np.ones(len(names), bool) if name == "all" else names == name
+        rows[name] = {"units": int(pick.sum())} | {
+            k: float(v[pick].mean()) for k, v in errors.items()
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _mean_distance_to_others(items: Sequence[np.ndarray], k: int, fn: Callable) -> float:
+    """Mean of fn(items[k], items[j]) over j != k."""
+    return float(np.mean([fn(items[k], items[j]) for j in range(len(items)) if j != k]))
+
+
+def _pose_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean joint distance (px) between two dances over their common frames."""
+    n = min(len(a), len(b))
+    return float(_joint_distance(a[:n], b[:n]).mean())
+
+
+def initial_pose_study(
+    generator: DanceGenerator,
+    music: Sequence[object],
+    music_styles: Sequence[int],
+    spreads: Sequence[float],
+    seeds: Sequence[int],
+    classifier: DanceClassifier | None = None,
+    real: Sequence[np.ndarray] | None = None,
+    warp: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How much the initial-pose spread changes the dances composed for the same music.
+
+    For every spread and seed, composes a dance for each piece of `music` (generate.Music or
+    audio) with ``init_spread=spread``. The same seed at spread 0 (the reference) shares the
+    composer's noise, so its distance to the reference is the initial pose's effect alone.
+    Returns (table, profile). table rows (spread, seed, metric, value): ``first_pose_px`` (mean
+    joint distance of the initial pose to the reference's), ``shift_px`` (of the dances, over
+    frames and music), ``others_px`` (to the other seeds' dances for the same music),
+    ``kinetic_to_others`` (the same on kinetic features normalised by `real`, when given),
+    ``embedding_to_others`` and ``style_consistency`` (with `classifier`), ``beat_hit_rate``,
+    ``beat_coverage`` and ``bas_kinematic``. profile rows (spread, time_s, shift_px): the
+    initial pose's effect frame by frame, averaged over seeds and music.
+    """
+    from d2mlib.generate import load_music
+
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2 or not len(music):
+        raise _fail("initial_pose_study: needs at least 2 seeds and one piece of music")
+    tracks = [load_music(m) for m in music]
+    _check_same_length(tracks, list(music_styles), "music", "music styles")
+    levels = sorted({0.0, *(float(s) for s in spreads)})
+    dances: dict[tuple[float, int], list[np.ndarray]] = {}
+    firsts: dict[tuple[float, int], np.ndarray] = {}
+    for spread in levels:
+        for seed in seeds:
+            out = [generator.compose(m, seed=seed, init_spread=spread, warp=warp) for m in tracks]
+            dances[spread, seed] = [np.asarray(d.poses, np.float64) for d in out]
+            firsts[spread, seed] = generator.initial_pose(seed, spread)
+    emb = kin = None
+    keys = list(dances)
+    flat = [d for key in keys for d in dances[key]]
+    if classifier is not None:
+        e = embed_dances(classifier, flat)
+        emb = dict(zip(keys, np.split(e.features, len(keys)), strict=True))
+        pred = dict(zip(keys, np.split(e.predicted, len(keys)), strict=True))
+    if real is not None:
+        _, f = normalise_by_real(feature_matrix(real, "k"), feature_matrix(flat, "k"))
+        kin = dict(zip(keys, np.split(f, len(keys)), strict=True))
+    beats = [t.beat_times for t in tracks]
+    rows: list[dict[str, object]] = []
+    profile: list[pd.DataFrame] = []
+    for spread in [float(s) for s in spreads]:
+        for k, seed in enumerate(seeds):
+            mine, ref = dances[spread, seed], dances[0.0, seed]
+            values = {
+                "first_pose_px": float(
+                    _joint_distance(firsts[spread, seed], firsts[0.0, seed]).mean()
+                ),
+                "shift_px": float(
+                    np.mean([_pose_gap(a, b) for a, b in zip(mine, ref, strict=True)])
+                ),
+                "others_px": float(
+                    np.mean(
+                        [
+                            _mean_distance_to_others(
+                                [dances[spread, s][c] for s in seeds], k, _pose_gap
+                            )
+                            for c in range(len(tracks))
+                        ]
+                    )
+                ),
+            }
+            for name, table in (("kinetic_to_others", kin), ("embedding_to_others", emb)):
+                if table is not None:
+                    groups = np.stack(
+                        [table[spread, s] for s in seeds], axis=1
+                    )  # (music, seeds, D)
+                    values[name] = float(
+                        np.mean(
+                            [
+                                _mean_distance_to_others(
+                                    list(g), k, lambda a, b: float(np.linalg.norm(a - b))
+                                )
+                                for g in groups
+                            ]
+                        )
+                    )
+            if classifier is not None:
+                values["style_consistency"] = style_consistency(
+                    pred[spread, seed], np.asarray(music_styles)
+                )
+            bm = beat_metrics(mine, beats)
+            values |= {m: bm[m] for m in ("beat_hit_rate", "beat_coverage", "bas_kinematic")}
+            rows += [
+                {"spread": spread, "seed": seed, "metric": m, "value": v} for m, v in values.items()
+            ]
+            n = min(len(d) for d in mine)
+            gap = np.mean(
+                [_joint_distance(a[:n], b[:n]).mean(-1) for a, b in zip(mine, ref, strict=True)], 0
+            )
+            profile.append(
+                pd.DataFrame(
+                    {
+                        "spread": spread,
+                        "seed": seed,
+                        "time_s": np.arange(n) / skeleton.FPS,
+                        "shift_px": gap,
+                    }
+                )
+            )
+    prof = pd.concat(profile).groupby(["spread", "time_s"], as_index=False)["shift_px"].mean()
+    return pd.DataFrame(rows), prof
+
+
+def baseline_verdict(model: float, first_pose: float, mean_pose: float) -> str:
+    """A phrase comparing a reconstruction error with the two baselines' (smaller is better)."""
+    values = (model, first_pose, mean_pose)
+    if not all(np.isfinite(v) for v in values):
+        raise _fail(f"baseline_verdict: errors must be finite, got {values}")
+    if model < first_pose and model < mean_pose:
+        return "the VAE beats both baselines"
+    if model < mean_pose:
+        return "the VAE beats the mean pose but not yet the still first pose"
+    if model < first_pose:
+        return "the VAE beats the still first pose but not yet the mean pose"
+    return "the VAE does not yet beat either baseline"
+
+
+def held_out_summary(clips: Sequence[object], dances: Sequence[object]) -> pd.DataFrame:
+    """Per style: clips, how often the music was heard as its style, beat hit rates of the real
+    and the composed dances (generate.HeldOutClip and generate.Dance pairs; pooled over clips)."""
+    _check_same_length(list(clips), list(dances), "clips", "dances")
+    if not len(clips):
+        raise _fail("held_out_summary: empty set (no clips)")
+    rows = {}
+    for style in [s for s in STYLES if any(c.style == s for c in clips)]:
+        pairs = [(c, d) for c, d in zip(clips, dances, strict=True) if c.style == style]
+        beats = [c.beat_times for c, _ in pairs]
+        rows[style] = {
+            "clips": len(pairs),
+            "heard as its style": float(np.mean([d.style == style for _, d in pairs])),
+            "hit rate (real)": beat_metrics([c.poses for c, _ in pairs], beats)["beat_hit_rate"],
+            "hit rate (composed)": beat_metrics([d.poses for _, d in pairs], beats)[
+                "beat_hit_rate"
+            ],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def balanced_order(styles: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Positions of up to `n` items taken round-robin over styles (first of each style, then
+    the second of each, ...), each style in its original order: a capped subset stays balanced."""
+    st = np.asarray(styles)
+    if st.ndim != 1:
+        raise _fail(f"balanced_order: expected 1-D style labels, got {st.shape}")
+    rank = np.zeros(st.size, dtype=np.int64)
+    for value in np.unique(st):
+        where = np.flatnonzero(st == value)
+        rank[where] = np.arange(where.size)
+    order = np.lexsort((np.arange(st.size), rank))
+    return order if n is None else order[: max(int(n), 0)]
+
+
+def spread_verdict(
+    a: Sequence[float],
+    b: Sequence[float],
+    larger: str = "larger than",
+    smaller: str = "smaller than",
+    within: str = "within the seed-to-seed spread of",
+) -> str:
+    """`larger` / `smaller` when the means of a and b differ by more than the sum of their
+    standard deviations over seeds (ddof=1), else `within`."""
+    (ma, sa), (mb, sb) = mean_and_spread(a), mean_and_spread(b)
+    if ma - mb > sa + sb:
+        return larger
+    if mb - ma > sa + sb:
+        return smaller
+    return within
+
+
+def composed_styles(
+    generator: DanceGenerator,
+    store: FeatureStore,
+    classifier: DanceClassifier,
+    split: str = "test",
+    per_style: int = 10,
+    seed: int = 0,
+    warp: bool = True,
+) -> pd.DataFrame:
+    """Compose a dance for `per_style` random clips of each style of `split` and classify it.
+
+    One row per dance: clip (row of the clips table), style of its music, the classifier's
+    predicted style and probabilities (p_<style>), and the dance itself (column "dance").
+    The music's beats are the clip's meta.json beats when present (else none: no warping).
+    """
+    from d2mlib import generate
+
+    rng = np.random.default_rng(seed)
+    rows, dances = [], []
+    clips = store.clip_indices(split)
+    for s in range(len(STYLES)):
+        mine = clips[store.clip_style[clips] == s]
+        for c in np.sort(rng.choice(mine, min(int(per_style), len(mine)), replace=False)):
+            feats = np.asarray(store.clip_audio(int(c)), np.float32)
+            beats = _meta_beats(store.clips_table["audio"].iloc[int(c)])
+            music = generate.Music(
+                features=feats,
+                beat_times=np.zeros(0) if beats is None else np.asarray(beats, np.float64),
+                duration=len(feats) / skeleton.FPS,
+                source=f"clip {int(c)}",
+            )
+            dance = generator.compose(music, seed=_derived_seed(seed, int(c)), warp=warp)
+            dances.append(np.asarray(dance.poses, np.float64))
+            rows.append({"clip": int(c), "style": s})
+    if not rows:
+        raise _fail(f"composed_styles: no clips in split {split!r}")
+    emb = embed_dances(classifier, dances)
+    table = pd.DataFrame(rows)
+    table["predicted"] = emb.predicted
+    for i, name in enumerate(STYLES[: emb.probs.shape[1]]):
+        table[f"p_{name}"] = emb.probs[:, i]
+    table["dance"] = dances
+    return table
+
+
+METRIC_DIRECTIONS: dict[str, str] = {
+    "fid": "lower",
+    "diversity": "closer",
+    "multimodality": "higher",
+    "style_consistency": "higher",
+    "beat_coverage": "closer",
+    "beat_hit_rate": "higher",
+    "bas_kinematic": "higher",
+    "bas_music": "higher",
+    "fid_k": "lower",
+    "fid_g": "lower",
+    "diversity_k": "closer",
+    "diversity_g": "closer",
+}
+"""Which way is better for each metric: "lower", "higher", or "closer" to the dataset's value."""
+
+
+def against_bounds(
+    table: pd.DataFrame,
+    system: str,
+    ceiling: str = "dataset",
+    floors: Sequence[str] = ("retrieval", "random_units"),
+) -> pd.DataFrame:
+    """Per metric: `system`'s mean, the ceiling's, the best floor's, and whether it beats every floor.
+
+    "Better" follows METRIC_DIRECTIONS ("closer" means nearer the ceiling's value); a metric
+    the ceiling lacks cannot be judged by "closer" and is left out, as are metrics without a
+    direction. Columns: metric, system, ceiling, best_floor, beats_floors.
+    """
+    means = summarise(table).pivot(index="metric", columns="system", values="mean")
+    for name in (system, *floors):
+        if name not in means.columns:
+            raise _fail(f"against_bounds: no rows for system {name!r}")
+    rows = []
+    for metric, direction in METRIC_DIRECTIONS.items():
+        if metric not in means.index or not np.isfinite(means.loc[metric, system]):
+            continue
+        top = means.loc[metric, ceiling] if ceiling in means.columns else float("nan")
+        if direction == "closer" and not np.isfinite(top):
+            continue
+        values = {n: float(means.loc[metric, n]) for n in (system, *floors)}
+        if any(not np.isfinite(v) for v in values.values()):
+            continue
+
+        def goodness(v: float, d: str = direction, ref: float = top) -> float:
+            return -v if d == "lower" else v if d == "higher" else -abs(v - ref)
+
+        best_floor = max(floors, key=lambda n: goodness(values[n]))
+        rows.append(
+            {
+                "metric": metric,
+                "system": values[system],
+                "ceiling": float(top),
+                "best_floor": values[best_floor],
+                "beats_floors": all(goodness(values[system]) > goodness(values[n]) for n in floors),
+            }
+        )
+    return pd.DataFrame(rows, columns=["metric", "system", "ceiling", "best_floor", "beats_floors"])

@@ -1172,6 +1172,141 @@ def load_run(
     return out, run.cfg
 
 
+# --------------------------------------------------------------------------- runs shared across folders
+
+
+def link_run(run: Run | str | Path, runs_dir: str | Path) -> Path:
+    """Make a finished run visible under another runs folder (a relative symlink there).
+
+    A composition run looks for its style and decomposition runs in its own folder; linking
+    the shared ones lets a chapter keep its extra composition runs apart without retraining.
+    """
+    src = Path(run.path if isinstance(run, Run) else run).resolve()
+    if not (src / DONE_MARKER).is_file():
+        raise CheckpointError("only a finished run can be linked", src)
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    dst = runs_dir / src.name
+    if dst.exists() or dst.is_symlink():
+        if dst.resolve() == src:
+            return dst
+        raise CheckpointError(f"another run of the same name is already there ({src.name})", dst)
+    dst.symlink_to(os.path.relpath(src, runs_dir.resolve()), target_is_directory=True)
+    return dst
+
+
+def with_trained_decomp(cfg: Any, runs_dir: str | Path, data_dir: str | Path) -> Any:
+    """`cfg` with the decomposition training of the longest finished decomposition run under
+    `runs_dir` on `data_dir` that has cfg's dance-unit model (`cfg` itself when there is none)."""
+    best: tuple[int, Any] | None = None
+    want = _data_identity(Path(data_dir))
+    for path in Path(runs_dir).glob("decomp-*"):
+        if not (path / DONE_MARKER).is_file() or not (path / "run.json").is_file():
+            continue
+        if _read_json(path / "run.json").get("data") != want:
+            continue
+        run = _read_run(path)
+        if run.cfg.dance_unit == cfg.dance_unit and (best is None or run.step > best[0]):
+            best = (run.step, run.cfg)
+    if best is None:
+        return cfg
+    return dataclasses.replace(cfg, train_decomp=best[1].train_decomp)
+
+
+def _keep_styles(loader: Any, store: Any, keep: list[int]) -> None:
+    """Restrict a d2mlib.data loader's batches to the styles in `keep` (indices into STYLES)."""
+    ds = loader.dataset
+    if hasattr(ds, "clips"):  # audio windows
+        mask = np.isin(store.clip_style[ds.clips], keep)
+        ds.clips, ds.frames, ds.counts = ds.clips[mask], ds.frames[mask], ds.counts[mask]
+    elif isinstance(ds.rows, dict):  # sequences of n units
+        ds.rows = {n: r[np.isin(store.sequence_style[r], keep)] for n, r in ds.rows.items()}
+    else:  # units
+        ds.rows = ds.rows[np.isin(store.unit_style[ds.rows], keep)]
+
+
+def train_stage_on_styles(
+    stage: str,
+    cfg: Any,
+    data_dir: str | Path,
+    runs_dir: str | Path,
+    styles: list[str] | tuple[str, ...],
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Run:
+    """Train `stage` on the training data of some styles only (e.g. a ballet-only composer).
+
+    Like `train_stage` (cached by config, data and styles; the composition stage builds on the
+    style and decomposition runs of `cfg` under `runs_dir`, trained on all styles), but its run
+    directory and config hash also name the styles, so `find_run` never mistakes it for the
+    all-styles run. Validation uses the same styles.
+    """
+    from d2mlib import config as cfgmod
+    from d2mlib import data
+
+    unknown = sorted(set(styles) - set(data.STYLES))
+    if not styles or unknown:
+        raise ConfigError(f"styles must be a non-empty subset of {data.STYLES}, got {styles}")
+    keep = [data.STYLES.index(s) for s in styles]
+    data_dir, runs_dir = Path(data_dir), Path(runs_dir)
+    tcfg = cfg.train_for(stage)
+    device = resolve_device(device if device is not None else tcfg.device)
+    key = {"config": stage_config(stage, cfg), "styles": sorted(styles)}
+    key["data"] = _data_identity(data_dir)
+    path = runs_dir / f"{run_name(stage, cfg, data_dir)}-{'+'.join(sorted(styles))}"
+    if (path / DONE_MARKER).is_file():
+        return _read_run(path, cached=True)
+    deps: dict[str, Any] = {}
+    dep_paths: dict[str, str] = {}
+    if stage == "comp":
+        deps, dep_paths = _comp_deps(cfg, data_dir, runs_dir, True, device, progress)
+    store = data.FeatureStore.open(data_dir)
+    train_loader, val_loader = _loaders(stage, cfg, store)
+    for loader in (train_loader, val_loader):
+        if loader is not None:
+            _keep_styles(loader, store, keep)
+    stage_obj = build_stage(stage, cfg, device, deps)
+    run_info = {"stage": stage, "preset": cfg.preset, "config_hash": _hash(key)}
+    run_info |= {"data": key["data"], "seed": tcfg.seed, "deps": dep_paths, "styles": list(styles)}
+    path.mkdir(parents=True, exist_ok=True)
+    cfgmod.to_yaml(cfg, path / "config.yaml")
+    _write_json(path / "run.json", run_info)
+    loop = LoopConfig(
+        epochs=None,
+        max_steps=tcfg.steps,
+        log_every=tcfg.log_every,
+        ckpt_every=tcfg.checkpoint_every,
+        val_every=tcfg.val_every,
+        val_batches=100,
+        ckpt_each_epoch=False,
+        monitor=getattr(stage_obj, "monitor", None),
+        monitor_mode=getattr(stage_obj, "monitor_mode", "min"),
+        progress=progress,
+    )
+    extra = {
+        "stage": stage,
+        "stats": _stats(store),
+        "run": {k: str(v) for k, v in run_info.items()},
+    }
+    result = fit(
+        stage_obj,
+        _epoch_batches(train_loader),
+        None if val_loader is None else _val_batches(val_loader),
+        path,
+        loop,
+        seed=tcfg.seed,
+        config=cfgmod.to_dict(cfg),
+        device=device,
+        extra=extra,
+    )
+    _write_json(
+        path / DONE_MARKER, {"step": result.step, "epoch": result.epoch, "seconds": result.seconds}
+    )
+    run = _read_run(path, cached=False)
+    run.result = result
+    return run
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -1218,6 +1353,87 @@ def main(argv: list[str] | None = None) -> int:
             f"{'reused' if run.cached else 'trained'} {run.stage} run {run.path} (step {run.step})"
         )
     return 0
+
+
+# --------------------------------------------------------------------------- chapters: steps, held-out scores
+
+
+def with_steps(cfg: Any, steps: int | None) -> Any:
+    """`cfg` with every stage's step count set to `steps` (None: `cfg` unchanged)."""
+    if steps is None:
+        return cfg
+    if isinstance(steps, bool) or int(steps) < 1:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    r = dataclasses.replace
+    return r(
+        cfg,
+        train_style=r(cfg.train_style, steps=int(steps), epochs=0),
+        train_decomp=r(cfg.train_decomp, steps=int(steps), epochs=0),
+        train_comp=r(cfg.train_comp, steps=int(steps), epochs=0),
+    )
+
+
+def _split_loader(stage: str, cfg: Any, store: Any, split: str, batch_size: int) -> Any:
+    """The validation-style loader of `stage` (fixed order, no jitter) on another split."""
+    from d2mlib import data
+
+    common = {"batch_size": batch_size, "seed": cfg.train_for(stage).seed, "shuffle": False}
+    if stage == "style":
+        return data.audio_loader(store, split, window=cfg.style.window, **common)
+    if stage == "decomp":
+        return data.unit_loader(store, split, jitter=False, drop_last=False, **common)
+    return data.sequence_loader(
+        store, split, n_units=tuple(cfg.data.seq_units), drop_last=False, **common
+    )
+
+
+def evaluate_run(
+    path: str | Path,
+    data_dir: str | Path,
+    split: str = "test",
+    which: str = "best",
+    max_batches: int | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Mean validation terms (e.g. the style extractor's loss and accuracy) of a run on `split`."""
+    from d2mlib import data
+
+    run = _read_run(Path(path))
+    modules, cfg = load_run(run.path, which=which, device=device)
+    deps = {k: modules[k] for k in ("style", "dance_unit")} if run.stage == "comp" else None
+    stage_obj = build_stage(run.stage, cfg, device, deps)
+    for name, module in stage_obj.modules().items():
+        module.load_state_dict(modules[name].state_dict())
+    loader = _split_loader(run.stage, cfg, data.FeatureStore.open(data_dir), split, batch_size)
+    values = _run_validation(
+        stage_obj, stage_obj.modules(), _val_batches(loader), max_batches, resolve_device(device)
+    )
+    if not values:
+        raise D2MError(f"split {split!r} yielded no batches", data_dir)
+    return values
+
+
+_MAIN_MODULE = {"style": "style", "decomp": "dance_unit", "comp": "composer"}
+
+
+def runs_overview(runs: Mapping[str, Run]) -> Any:
+    """One row per stage's run: steps, batch size, trained parameters (millions), minutes, cached."""
+    import pandas as pd
+
+    rows = {}
+    for stage, run in runs.items():
+        ckpt = load_checkpoint(run.checkpoint_path("last"))
+        weights = ckpt["modules"][_MAIN_MODULE[run.stage]]
+        n_params = sum(int(v.numel()) for v in weights.values() if v.is_floating_point())
+        rows[stage] = {
+            "steps": int(run.step),
+            "batch size": int(run.cfg.train_for(run.stage).batch_size),
+            "parameters (M)": n_params / 1e6,
+            "minutes": float(run.info.get("seconds", float("nan"))) / 60,
+            "cached": bool(run.cached),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 if __name__ == "__main__":

@@ -918,3 +918,329 @@ def save_animation(
     finally:
         plt.close(fig)
     return path
+
+
+# --------------------------------------------------------------------------- your music
+
+
+def plot_style_probs(probs: np.ndarray, ax: Axes | None = None, title: str | None = None) -> Figure:
+    """Horizontal bars: the predicted probability of each style (data.STYLES order), in its colour."""
+    p = np.asarray(probs, dtype=float).reshape(-1)
+    if p.size != len(STYLES):
+        raise ValueError(f"need {len(STYLES)} probabilities (one per style), got {p.size}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1.0) > 1e-3:
+        raise ValueError(f"probabilities must be >= 0 and sum to 1, got {p.round(4).tolist()}")
+    fig, ax = _new_ax(ax, (5.0, 2.0))
+    pos = np.arange(len(STYLES))
+    ax.barh(pos, p, color=[STYLE_COLOURS[s] for s in STYLES])
+    for i, value in enumerate(p):
+        ax.text(min(value + 0.02, 0.88), i, f"{value:.2f}", va="center", fontsize=9)
+    ax.axvline(1.0 / len(STYLES), color=NEUTRAL, ls=":", lw=1, label="chance (1/3)")
+    ax.set_yticks(pos, list(STYLES))
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("predicted probability")
+    ax.legend(loc="lower right", fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- timing results
+
+
+def timing_labels(df: pd.DataFrame) -> pd.Series:
+    """One label per timing row naming who measured it: "machine: cpu, N threads" or "machine: cuda (GPU)"."""
+    missing = {"machine", "device", "torch_threads", "cuda_device"} - set(df.columns)
+    if missing:
+        raise ValueError(f"df lacks columns {sorted(missing)}")
+
+    def label(row: pd.Series) -> str:
+        device = str(row["device"])
+        if device.startswith("cuda"):
+            gpu = str(row["cuda_device"] or "").strip()
+            return f"{row['machine']}: {device}" + (f" ({gpu})" if gpu else "")
+        threads = row["torch_threads"]
+        return f"{row['machine']}: {device}" + ("" if pd.isna(threads) else f", {threads} threads")
+
+    return df.apply(label, axis=1) if len(df) else pd.Series([], dtype=object, index=df.index)
+
+
+def plot_bench(
+    df: pd.DataFrame,
+    x: str,
+    hue: str | None = None,
+    ax: Axes | None = None,
+    ylabel: str | None = None,
+    logx: bool | None = None,
+    logy: bool | None = None,
+) -> Figure:
+    """Measured medians against `x`, one line per `hue` value, whiskers from q1 to q3 (no fits, no fill-in)."""
+    cols = {x, "median", "q1", "q3"} | ({hue} if hue else set())
+    missing = cols - set(df.columns)
+    if missing:
+        raise ValueError(f"df lacks columns {sorted(missing)}")
+    if df.empty:
+        raise ValueError("no measurements to plot")
+    fig, ax = _new_ax(ax, (8.0, 3.6))
+    keys = list(dict.fromkeys(df[hue])) if hue else [None]
+    colours = _colours_for(keys)
+    markers = "osD^vP*X"
+    for i, key in enumerate(keys):
+        grp = df if key is None else df[df[hue] == key]
+        grp = grp.sort_values(x)
+        xs = grp[x].to_numpy(dtype=float)
+        med = grp["median"].to_numpy(dtype=float)
+        lo = np.clip(med - grp["q1"].to_numpy(dtype=float), 0, None)
+        hi = np.clip(grp["q3"].to_numpy(dtype=float) - med, 0, None)
+        ax.errorbar(
+            xs,
+            med,
+            yerr=np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)]),
+            marker=markers[i % len(markers)],
+            ms=4,
+            capsize=3,
+            color=colours[key],
+            label=None if key is None else str(key),
+        )
+    xs_all = df[x].to_numpy(dtype=float)
+    if logx is None:
+        logx = _wants_log(xs_all, 8)
+    if logy is None:
+        logy = _wants_log(df["median"].to_numpy(dtype=float), 10)
+    if logx:
+        ax.set_xscale("log", base=2)
+        ticks = np.unique(xs_all)
+        if ticks.size <= 12:
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_locator(NullLocator())
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel or "median")
+    if hue:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
+def plot_bench_bars(
+    df: pd.DataFrame,
+    category: str,
+    hue: str,
+    ax: Axes | None = None,
+    ylabel: str | None = None,
+    logy: bool = False,
+) -> Figure:
+    """Grouped bars of measured medians: one group per `category`, one bar per `hue`, q1-q3 whiskers."""
+    missing = {category, hue, "median", "q1", "q3"} - set(df.columns)
+    if missing:
+        raise ValueError(f"df lacks columns {sorted(missing)}")
+    if df.empty:
+        raise ValueError("no measurements to plot")
+    cats = list(dict.fromkeys(df[category]))
+    hues = list(dict.fromkeys(df[hue]))
+    colours = _colours_for(hues)
+    fig, ax = _new_ax(ax, (4.5 + 0.6 * len(cats) * max(1, len(hues)), 3.4))
+    width = 0.8 / len(hues)
+    for j, h in enumerate(hues):
+        for i, c in enumerate(cats):
+            rows = df[(df[category] == c) & (df[hue] == h)]
+            if rows.empty:
+                continue  # never measured: no bar
+            med, q1, q3 = (float(rows[k].iloc[-1]) for k in ("median", "q1", "q3"))
+            ax.bar(
+                i - 0.4 + width * (j + 0.5),
+                med,
+                width,
+                yerr=[[max(med - q1, 0.0)], [max(q3 - med, 0.0)]],
+                color=colours[h],
+                capsize=3,
+                label=str(h),
+            )
+    ax.set_xticks(np.arange(len(cats)), [str(c) for c in cats])
+    ax.set_xlabel(category)
+    ax.set_ylabel(ylabel or "median")
+    if logy:
+        ax.set_yscale("log")
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles, strict=True))
+    ax.legend(
+        uniq.values(), uniq.keys(), fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0)
+    )
+    return fig
+
+
+def plot_step_phases(
+    table: pd.DataFrame, ax: Axes | None = None, scale: float = 1e3, unit: str = "ms"
+) -> Figure:
+    """Stacked horizontal bars: forward, backward and optimiser time of each row's training step."""
+    phases = [p for p in ("forward", "backward", "optimiser") if p in table.columns]
+    if not phases:
+        raise ValueError("table needs forward / backward / optimiser columns")
+    if table.empty:
+        raise ValueError("no measurements to plot")
+    fig, ax = _new_ax(ax, (6.4, 0.8 + 0.55 * len(table)))
+    left = np.zeros(len(table))
+    pos = np.arange(len(table))
+    for k, phase in enumerate(phases):
+        values = table[phase].to_numpy(dtype=float) * scale
+        ax.barh(pos, values, left=left, color=PALETTE[k], label=phase)
+        left += values
+    ax.set_yticks(pos, [str(i) for i in table.index])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"time per training step ({unit})")
+    ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
+# --------------------------------------------------------------------------- chapters: training, initial pose
+
+
+def plot_reconstructions(
+    originals: np.ndarray,
+    recons: np.ndarray,
+    styles: Sequence[str],
+    frames: Sequence[int] | int | None = 6,
+    titles: Sequence[str] | None = None,
+) -> Figure:
+    """One row per unit: its poses (style colour) with the reconstruction over them (grey, dashed)."""
+    originals, recons = check_poses(originals), check_poses(recons)
+    if originals.shape != recons.shape or originals.ndim != 4:
+        raise ValueError(
+            f"need matching units (k, T, 14, 2), got {originals.shape}, {recons.shape}"
+        )
+    if len(styles) != originals.shape[0]:
+        raise ValueError(f"{len(styles)} styles for {originals.shape[0]} units")
+    idx = _unit_frames(originals.shape[1], frames)
+    fig, axes = plt.subplots(
+        len(styles), 1, figsize=(1.0 + 1.0 * len(idx), 2.9 * len(styles)),
+        layout="constrained", squeeze=False,
+    )  # fmt: skip
+    for r, (ax, unit, recon, style) in enumerate(
+        zip(axes[:, 0], originals, recons, styles, strict=True)
+    ):
+        both = np.concatenate([unit, recon])
+        x_lo, x_hi = float(both[..., 0].min()), float(both[..., 0].max())
+        spacing = max(x_hi - x_lo, 1.0) * 1.15
+        for k, f in enumerate(idx):
+            for poses, colour, ls in ((unit, style_colour(style), "-"), (recon, NEUTRAL, "--")):
+                pose = poses[f].copy()
+                pose[:, 0] += k * spacing - x_lo
+                for a, b in BONES:
+                    ax.plot(pose[[a, b], 0], pose[[a, b], 1], color=colour, ls=ls, lw=1.8)
+        ax.set_aspect("equal")
+        _invert_y(ax)
+        centres = [k * spacing + (x_hi - x_lo) / 2 for k in range(len(idx))]
+        ax.set_xticks(centres, [str(f) for f in idx])
+        ax.set_xlabel(f"frame (at {FPS:g} fps), poses side by side")
+        ax.set_ylabel("y (px)")
+        ax.set_title(titles[r] if titles else f"{style}: original (solid), reconstruction (dashed)")
+    return fig
+
+
+def plot_pose_grid(
+    rows: Mapping[str, Sequence[np.ndarray]],
+    col_titles: Sequence[str] | None = None,
+    style: str | None = None,
+) -> Figure:
+    """Poses (14, 2) in a grid: one row per key of `rows` (its label on the left), shared axes."""
+    if not rows or any(len(v) == 0 for v in rows.values()):
+        raise ValueError("plot_pose_grid needs at least one pose in every row")
+    n_cols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(
+        len(rows), n_cols, figsize=(1.7 * n_cols + 0.6, 3.0 * len(rows)),
+        sharex=True, sharey=True, squeeze=False, layout="constrained",
+    )  # fmt: skip
+    colour = None if style is None else style_colour(style)
+    for r, (label, poses) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c >= len(poses):
+                ax.set_axis_off()
+                continue
+            plot_pose(np.asarray(poses[c]), ax=ax, colour=colour)
+            if r == 0 and col_titles is not None and c < len(col_titles):
+                ax.set_title(str(col_titles[c]), fontsize=9)
+            ax.set_ylabel(f"{label}\ny (px)" if c == 0 else "")
+            if r < len(rows) - 1:
+                ax.set_xlabel("")
+    return fig
+
+
+def plot_training_curves(
+    metrics: pd.DataFrame,
+    terms: Sequence[str],
+    ax: Axes | None = None,
+    smooth: int = 1,
+    logy: bool | None = None,
+    ylabel: str = "loss",
+) -> Figure:
+    """Loss terms of a run: training curves smoothed over `smooth` steps (solid), validation as logged (dashed)."""
+    train_rows = metrics[metrics["split"] == "train"]
+    val_rows = metrics[(metrics["split"] != "train") & metrics["term"].isin(terms)]
+    fig = plot_loss_curves(train_rows, terms=terms, ax=ax, smooth=smooth, logy=logy)
+    ax = fig.axes[0] if ax is None else ax
+    if not val_rows.empty:
+        present = [t for t in terms if t in set(val_rows["term"])]
+        plot_loss_curves(val_rows, terms=present, ax=ax, logy=ax.get_yscale() == "log")
+        colours = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(terms)}
+        for line in ax.get_lines():  # validation lines in their term's training colour
+            term = str(line.get_label()).rsplit(" (", 1)[0]
+            if term in colours:
+                line.set_color(colours[term])
+        ax.legend(fontsize="small", ncols=2 if len(terms) > 2 else 1)
+    ax.set_ylabel(ylabel)
+    return fig
+
+
+def plot_mels(
+    mels: Sequence[np.ndarray],
+    titles: Sequence[str],
+    styles: Sequence[str | None] | None = None,
+    ncols: int = 2,
+    fps: float = FPS,
+    max_hz: float = 11025.0,
+) -> Figure:
+    """A grid of mel-spectrograms (n_mels, frames) in dB, titled (in a style's colour when given)."""
+    if len(mels) == 0 or len(mels) != len(titles):
+        raise ValueError(f"need one title per spectrogram, got {len(mels)} and {len(titles)}")
+    styles = [None] * len(mels) if styles is None else list(styles)
+    ncols = max(1, min(int(ncols), len(mels)))
+    nrows = -(-len(mels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.6 * ncols, 2.7 * nrows), squeeze=False, layout="constrained"
+    )
+    image = None
+    for i, ax in enumerate(axes.flat):
+        if i >= len(mels):
+            ax.set_axis_off()
+            continue
+        mel = np.asarray(mels[i], dtype=float)
+        extent = (0.0, mel.shape[1] / fps, 0.0, max_hz / 1000.0)
+        image = ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=extent)
+        colour = style_colour(styles[i]) if styles[i] is not None else "black"
+        ax.set_title(titles[i], fontsize=9, color=colour)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("mel band (kHz, mel-spaced)")
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="power (dB)", shrink=0.8)
+    return fig
+
+
+SYSTEM_LABELS: dict[str, str] = {
+    "no_style_regressor": "no style\nregressor",
+    "no_movement_alignment": "no movement\nalignment",
+    "no_dance_alignment": "no dance\nalignment",
+    "full_nowarp": "full,\nno warp",
+    "random_units": "random\nunits",
+}
+"""Short two-line labels for the evaluation table's system names, for bar charts."""
+
+
+def relabel_systems(df: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A copy of a results table with its `system` column renamed for display (SYSTEM_LABELS)."""
+    if "system" not in df.columns:
+        raise ValueError("df lacks a 'system' column")
+    out = df.copy()
+    out["system"] = out["system"].map(lambda s: dict(labels or SYSTEM_LABELS).get(s, s))
+    return out

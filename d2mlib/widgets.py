@@ -775,3 +775,208 @@ def training_explorer(ch: Any, steps: int | None = None, seed: int = 0) -> Rerun
         "rnn": rnn_toggle(cfg.dance_unit.rnn),
     }
     return rerun_panel(show, controls, "A short training run", "Train")
+
+
+TIMED_STAGES: tuple[str, ...] = ("style", "decomp", "comp")
+
+
+def sized_config(preset: str, stage: str, hidden_size: int, rnn: str) -> Any:
+    """The preset with every recurrent layer's type set to `rnn` and `stage`'s recurrent hidden size."""
+    import dataclasses
+
+    from d2mlib import timing
+
+    if stage not in TIMED_STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {TIMED_STAGES}")
+    if int(hidden_size) < 1:
+        raise ConfigError(f"hidden size must be >= 1, got {hidden_size}")
+    cfg = timing.stage_config(preset, rnn)
+    r, h = dataclasses.replace, int(hidden_size)
+    if stage == "style":
+        style = r(cfg.style, hidden=h, code_dim=cfg.style.code_dim if cfg.style.project else h)
+        return r(cfg, style=style, composer=r(cfg.composer, style_dim=style.code_dim))
+    if stage == "decomp":
+        return r(cfg, dance_unit=r(cfg.dance_unit, enc_hidden=h, dec_hidden=h))
+    return r(cfg, composer=r(cfg.composer, dance_enc_hidden=h, dance_dec_hidden=h))
+
+
+def time_training_step(
+    stage: str,
+    preset: str,
+    batch_size: int,
+    hidden_size: int,
+    rnn: str,
+    repeats: int = 3,
+    device: str = "cpu",
+) -> tuple[Any, int]:
+    """Time one training step of an untrained `stage` (random batch): phases table and parameter count.
+
+    Returns (DataFrame indexed by phase total/forward/backward/optimiser with median, q1, q3 in
+    seconds and n, parameter count of the trained modules); one untimed warm-up step first.
+    torch's global RNG is left as it was.
+    """
+    import pandas as pd
+    import torch
+
+    from d2mlib import timing
+
+    if int(batch_size) < 1 or int(repeats) < 1:
+        raise ConfigError(f"need batch_size >= 1 and repeats >= 1, got {batch_size}, {repeats}")
+    cfg = sized_config(preset, stage, hidden_size, rnn)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        if stage == "style":
+            from d2mlib.models.style import StyleStage
+
+            obj = StyleStage(cfg, device=device)
+        elif stage == "decomp":
+            from d2mlib.models.dance_unit import DecompStage
+
+            obj = DecompStage(cfg, device=device)
+        else:
+            from d2mlib.models.composer import CompStage
+            from d2mlib.models.dance_unit import DanceUnit
+            from d2mlib.models.style import StyleExtractor
+
+            obj = CompStage(cfg, StyleExtractor(cfg.style), DanceUnit(cfg.dance_unit), device)
+        n_params = sum(p.numel() for m in obj.modules().values() for p in m.parameters())
+        batch = timing.fake_batch(stage, cfg, int(batch_size), device)
+        counter = {"step": 0}
+
+        def step() -> Any:
+            counter["step"] += 1
+            return obj.training_step(batch, counter["step"])
+
+        phases = timing.measure_phases(
+            step, warmup=1, repeats=int(repeats), sync=timing.sync_for(device)
+        )
+    table = pd.DataFrame(
+        {p: {"median": m.median, "q1": m.q1, "q3": m.q3, "n": m.n} for p, m in phases.items()}
+    ).T
+    return table, int(n_params)
+
+
+def step_timer(
+    ch: Any,
+    stage: str = "decomp",
+    batch_size: int = 64,
+    hidden_size: int | None = None,
+    rnn: str = "gru",
+    repeats: int | None = None,
+) -> RerunPanel:
+    """Chapter "timing": stage, batch size, hidden size, rnn -> one training step timed, by phase.
+
+    Untrained models at the chapter's preset sizes (the chosen stage's recurrent hidden size
+    replaced), a random batch, one warm-up step, then `repeats` timed steps (2 in smoke mode,
+    else 5). Nothing is written to disk; the numbers are this kernel's machine's.
+    """
+    import pandas as pd
+
+    from d2mlib import config
+    from d2mlib.viz import plot_step_phases
+
+    cfg = config.preset(ch.preset)
+    default_hidden = {
+        "style": cfg.style.hidden,
+        "decomp": cfg.dance_unit.enc_hidden,
+        "comp": cfg.composer.dance_enc_hidden,
+    }
+    if stage not in default_hidden:
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {TIMED_STAGES}")
+    n_repeats = int(repeats if repeats is not None else (2 if ch.smoke else 5))
+
+    def show(stage: str, batch_size: int, hidden_size: int, rnn: str) -> list[object]:
+        table, n_params = time_training_step(
+            stage, ch.preset, batch_size, hidden_size, rnn, n_repeats
+        )
+        total = table.loc["total"]
+        summary = (
+            f"one {stage} training step at {ch.preset} sizes, batch {batch_size}, "
+            f"{rnn.upper()} hidden {hidden_size} ({n_params / 1e6:.2f} M parameters): median "
+            f"{1e3 * total['median']:.1f} ms (IQR {1e3 * total['q1']:.1f} to "
+            f"{1e3 * total['q3']:.1f} ms) over {int(total['n'])} steps after a warm-up"
+        )
+        bars = pd.DataFrame(
+            {p: [table.loc[p, "median"]] for p in ("forward", "backward", "optimiser")},
+            index=[f"{stage}, batch {batch_size}, {rnn.upper()} {hidden_size}"],
+        )
+        fig = plot_step_phases(bars)
+        fig.axes[0].set_title("median time of each phase", fontsize=10)
+        return [summary, fig]
+
+    controls = {
+        "stage": widgets.Dropdown(
+            options=TIMED_STAGES, value=stage, description="stage", style=_WIDE
+        ),
+        "batch_size": batch_size_dropdown(batch_size),
+        "hidden_size": hidden_size_dropdown(
+            int(hidden_size if hidden_size is not None else default_hidden[stage])
+        ),
+        "rnn": rnn_toggle(rnn),
+    }
+    return rerun_panel(show, controls, "Time one training step", "Time it")
+
+
+def window_material(
+    index: Any, clip_row: int, start: int, frames: int
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Frames [start, start + frames) of row `clip_row` of the clips table: poses, waveform, name."""
+    from d2mlib.audio import HOP
+
+    clips = index.clips
+    style = str(clips["style"].iloc[int(clip_row)])
+    position = int((clips["style"].iloc[: int(clip_row)] == style).sum())
+    poses, y, _, name = clip_material(index, style, position)
+    stop = int(start) + int(frames)
+    wav = None if y is None else y[int(start) * HOP : stop * HOP]
+    return poses[int(start) : stop], wav, f"{name}, {start / 15:.1f}-{stop / 15:.1f} s"
+
+
+def style_explorer(
+    ch: Any,
+    base: Any,
+    steps: int | None = None,
+    seed: int = 0,
+    hidden_options: Sequence[int] = (8, 16, 30, 64, 128, 256, 512),
+    window_options: Sequence[int] = (15, 30, 60, 90),
+) -> RerunPanel:
+    """Chapters "style"/"improved": retrain the music style extractor of config `base` with a chosen
+    seed, hidden size, rnn type and window; shows test accuracy and the confusion matrix.
+
+    Runs are cached like every other run (the defaults reproduce `base`'s run); `steps`
+    overrides the training length (the chapter's smoke or book setting when None).
+    """
+    import dataclasses
+
+    from d2mlib import data, metrics, train, viz
+
+    r = dataclasses.replace
+
+    def show(seed: int, hidden_size: int, rnn: str, window: int) -> list[object]:
+        style = r(base.style, hidden=int(hidden_size), rnn=rnn, window=int(window))
+        if not style.project:
+            style = r(style, code_dim=int(hidden_size))
+        t = r(base.train_style, seed=int(seed), steps=int(steps or base.train_style.steps))
+        cfg = r(
+            base, style=style, train_style=t, composer=r(base.composer, style_dim=style.code_dim)
+        )
+        run = train.train_stage("style", cfg, ch.data_dir, ch.runs_dir, progress=False)
+        model = train.load_run(run.path)[0]["style"]
+        store = data.FeatureStore.open(ch.data_dir)
+        table = metrics.style_predictions(model, store, "test")
+        scores = metrics.classification_scores(table["style"], table["predicted"])
+        counts = viz.confusion_table(table["style"], table["predicted"], data.STYLES)
+        fig = viz.plot_confusion(counts, data.STYLES, title=f"test windows, seed {seed}")
+        text = (
+            f"{rnn.upper()} hidden {hidden_size}, window {window} frames, {t.steps} steps: "
+            f"test accuracy {scores['accuracy']:.1%} over {len(table)} windows"
+        )
+        return [text, fig]
+
+    controls = {
+        "seed": seed_box(seed),
+        "hidden_size": hidden_size_dropdown(base.style.hidden, hidden_options),
+        "rnn": rnn_toggle(base.style.rnn),
+        "window": _dropdown_with(window_options, base.style.window, "window (frames)"),
+    }
+    return rerun_panel(show, controls, "Retrain the music style extractor", "Train")

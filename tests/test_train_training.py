@@ -1,0 +1,62 @@
+"""Tests for the training chapter's helpers in d2mlib.train: step overrides, held-out scores, overview."""
+
+from __future__ import annotations
+
+import pytest
+
+from d2mlib import config, train
+from d2mlib.errors import ConfigError
+
+
+def test_with_steps_sets_every_stage_and_none_keeps_the_config():
+    cfg = config.preset("book")
+    assert train.with_steps(cfg, None) is cfg
+    short = train.with_steps(cfg, 7)
+    assert [short.train_for(s).steps for s in train.STAGES] == [7, 7, 7]
+    assert short.train_decomp.batch_size == cfg.train_decomp.batch_size
+    assert train.run_name("decomp", short) != train.run_name("decomp", cfg)
+
+
+@pytest.mark.parametrize("bad", [0, -3, True])
+def test_with_steps_rejects_non_positive_counts(bad):
+    with pytest.raises(ConfigError, match="steps"):
+        train.with_steps(config.preset("smoke"), bad)
+
+
+@pytest.fixture(scope="module")
+def style_run(smoke_data, tmp_path_factory):
+    """A finished smoke-size style run on the smoke dataset."""
+    runs = tmp_path_factory.mktemp("runs")
+    return train.train_stage("style", config.preset("smoke"), smoke_data, runs, progress=False)
+
+
+def test_evaluate_run_on_the_validation_split_matches_the_logged_best_validation(
+    style_run, smoke_data
+):
+    metrics = style_run.metrics()
+    val = metrics[metrics["split"] == "val"]
+    # best.pt holds the step with the lowest validation loss (the stage's monitor)
+    losses = val[val["term"] == "loss"].set_index("step")["value"]
+    best_step = losses.idxmin()
+    logged = val[val["step"] == best_step].set_index("term")["value"]
+    got = train.evaluate_run(style_run.path, smoke_data, split="val", batch_size=8)
+    assert set(got) == {"loss", "accuracy"}
+    assert got["loss"] == pytest.approx(logged["loss"], rel=1e-4)
+    assert got["accuracy"] == pytest.approx(logged["accuracy"], abs=1e-6)
+
+
+def test_evaluate_run_on_the_test_split_gives_an_accuracy_between_0_and_1(style_run, smoke_data):
+    got = train.evaluate_run(style_run.path, smoke_data, split="test")
+    assert 0.0 <= got["accuracy"] <= 1.0
+    assert got["loss"] > 0
+
+
+def test_runs_overview_counts_steps_parameters_and_minutes(style_run):
+    table = train.runs_overview({"style": style_run})
+    row = table.loc["style"]
+    assert row["steps"] == style_run.cfg.train_style.steps
+    assert row["batch size"] == style_run.cfg.train_style.batch_size
+    modules = style_run.modules()
+    n = sum(p.numel() for p in modules["style"].parameters())
+    assert row["parameters (M)"] == pytest.approx(n / 1e6)
+    assert row["minutes"] > 0
