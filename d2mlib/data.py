@@ -1307,6 +1307,18 @@ class NaiveUnitDataset(Dataset):
         return copies[0], copies[1], int(self.styles[i])
 
 
+def keep_styles(loader: EpochLoader, store: FeatureStore, keep: Sequence[int]) -> None:
+    """Restrict a loader made here to the styles in `keep` (indices into STYLES), in place."""
+    ds = loader.dataset
+    if hasattr(ds, "clips"):  # audio windows
+        mask = np.isin(store.clip_style[ds.clips], keep)
+        ds.clips, ds.frames, ds.counts = ds.clips[mask], ds.frames[mask], ds.counts[mask]
+    elif isinstance(ds.rows, dict):  # sequences of n units
+        ds.rows = {n: r[np.isin(store.sequence_style[r], keep)] for n, r in ds.rows.items()}
+    else:  # units
+        ds.rows = ds.rows[np.isin(store.unit_style[ds.rows], keep)]
+
+
 def naive_unit_loader(
     data_dir: str | Path,
     split: str = "train",

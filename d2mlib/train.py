@@ -35,7 +35,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -1037,6 +1037,7 @@ def train_stage(
     device: str | torch.device | None = None,
     progress: bool = True,
     train_missing: bool = True,
+    styles: Sequence[str] | None = None,
 ) -> Run:
     """Train one stage into RUNS_DIR/<stage>-<preset>-<hash8>/, or load it if it already finished.
 
@@ -1044,13 +1045,21 @@ def train_stage(
     (no training), and an unfinished one continues from its last.pt. The
     composition stage loads the style and decomposition runs of the same
     config under `runs_dir`, training them first when missing (or raising
-    CheckpointError when `train_missing` is False).
+    CheckpointError when `train_missing` is False). With `styles`, training and
+    validation see those styles only and the run folder ends in their names
+    (e.g. `-ballet`), so `find_run` never takes it for the all-styles run.
     """
     from d2mlib import config as cfgmod
+    from d2mlib import data
     from d2mlib.errors import DataError
 
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; expected one of {STAGES}")
+    if styles is not None:
+        unknown = sorted(set(styles) - set(data.STYLES))
+        if not styles or unknown:
+            raise ConfigError(f"styles must be a non-empty subset of {data.STYLES}, got {styles}")
+        styles = sorted(styles)
     data_dir, runs_dir = Path(data_dir), Path(runs_dir)
     if not data_dir.is_dir():
         raise DataError("data directory not found", data_dir)
@@ -1060,6 +1069,8 @@ def train_stage(
     if device.type == "cuda" and info.world_size > 1:
         device = torch.device("cuda", torch.cuda.current_device())
     path = runs_dir / run_name(stage, cfg, data_dir)
+    if styles is not None:
+        path = path.with_name(f"{path.name}-{'+'.join(styles)}")
     if resume and (path / DONE_MARKER).is_file():
         return _read_run(path, cached=True)
 
@@ -1069,11 +1080,17 @@ def train_stage(
         deps, dep_paths = _comp_deps(cfg, data_dir, runs_dir, train_missing, device, progress)
     store = _open_store(data_dir, info)
     train_loader, val_loader = _loaders(stage, cfg, store)
+    if styles is not None:
+        keep = [data.STYLES.index(name) for name in styles]
+        for loader in (train_loader, val_loader):
+            if loader is not None:
+                data.keep_styles(loader, store, keep)
     stage_obj = build_stage(stage, cfg, device, deps)
+    hashed = stage_config(stage, cfg)
     run_info = {
         "stage": stage,
         "preset": cfg.preset,
-        "config_hash": _hash(stage_config(stage, cfg)),
+        "config_hash": _hash(hashed if styles is None else {"config": hashed, "styles": styles}),
         "data": _data_identity(data_dir),
         "data_dir": str(data_dir),
         "seed": tcfg.seed,
@@ -1081,6 +1098,8 @@ def train_stage(
         "world_size": info.world_size,
         "device": str(device),
     }
+    if styles is not None:
+        run_info["styles"] = list(styles)
     if info.main:
         path.mkdir(parents=True, exist_ok=True)
         (path / DONE_MARKER).unlink(missing_ok=True)
@@ -1213,18 +1232,6 @@ def with_trained_decomp(cfg: Any, runs_dir: str | Path, data_dir: str | Path) ->
     return dataclasses.replace(cfg, train_decomp=best[1].train_decomp)
 
 
-def _keep_styles(loader: Any, store: Any, keep: list[int]) -> None:
-    """Restrict a d2mlib.data loader's batches to the styles in `keep` (indices into STYLES)."""
-    ds = loader.dataset
-    if hasattr(ds, "clips"):  # audio windows
-        mask = np.isin(store.clip_style[ds.clips], keep)
-        ds.clips, ds.frames, ds.counts = ds.clips[mask], ds.frames[mask], ds.counts[mask]
-    elif isinstance(ds.rows, dict):  # sequences of n units
-        ds.rows = {n: r[np.isin(store.sequence_style[r], keep)] for n, r in ds.rows.items()}
-    else:  # units
-        ds.rows = ds.rows[np.isin(store.unit_style[ds.rows], keep)]
-
-
 def train_stage_on_styles(
     stage: str,
     cfg: Any,
@@ -1236,75 +1243,12 @@ def train_stage_on_styles(
 ) -> Run:
     """Train `stage` on the training data of some styles only (e.g. a ballet-only composer).
 
-    Like `train_stage` (cached by config, data and styles; the composition stage builds on the
-    style and decomposition runs of `cfg` under `runs_dir`, trained on all styles), but its run
-    directory and config hash also name the styles, so `find_run` never mistakes it for the
-    all-styles run. Validation uses the same styles.
+    `train_stage` with `styles`: cached by config, data and styles; the composition stage
+    builds on the style and decomposition runs of `cfg` under `runs_dir` (all styles).
     """
-    from d2mlib import config as cfgmod
-    from d2mlib import data
-
-    unknown = sorted(set(styles) - set(data.STYLES))
-    if not styles or unknown:
-        raise ConfigError(f"styles must be a non-empty subset of {data.STYLES}, got {styles}")
-    keep = [data.STYLES.index(s) for s in styles]
-    data_dir, runs_dir = Path(data_dir), Path(runs_dir)
-    tcfg = cfg.train_for(stage)
-    device = resolve_device(device if device is not None else tcfg.device)
-    key = {"config": stage_config(stage, cfg), "styles": sorted(styles)}
-    key["data"] = _data_identity(data_dir)
-    path = runs_dir / f"{run_name(stage, cfg, data_dir)}-{'+'.join(sorted(styles))}"
-    if (path / DONE_MARKER).is_file():
-        return _read_run(path, cached=True)
-    deps: dict[str, Any] = {}
-    dep_paths: dict[str, str] = {}
-    if stage == "comp":
-        deps, dep_paths = _comp_deps(cfg, data_dir, runs_dir, True, device, progress)
-    store = data.FeatureStore.open(data_dir)
-    train_loader, val_loader = _loaders(stage, cfg, store)
-    for loader in (train_loader, val_loader):
-        if loader is not None:
-            _keep_styles(loader, store, keep)
-    stage_obj = build_stage(stage, cfg, device, deps)
-    run_info = {"stage": stage, "preset": cfg.preset, "config_hash": _hash(key)}
-    run_info |= {"data": key["data"], "seed": tcfg.seed, "deps": dep_paths, "styles": list(styles)}
-    path.mkdir(parents=True, exist_ok=True)
-    cfgmod.to_yaml(cfg, path / "config.yaml")
-    _write_json(path / "run.json", run_info)
-    loop = LoopConfig(
-        epochs=None,
-        max_steps=tcfg.steps,
-        log_every=tcfg.log_every,
-        ckpt_every=tcfg.checkpoint_every,
-        val_every=tcfg.val_every,
-        val_batches=100,
-        ckpt_each_epoch=False,
-        monitor=getattr(stage_obj, "monitor", None),
-        monitor_mode=getattr(stage_obj, "monitor_mode", "min"),
-        progress=progress,
+    return train_stage(
+        stage, cfg, data_dir, runs_dir, device=device, progress=progress, styles=styles
     )
-    extra = {
-        "stage": stage,
-        "stats": _stats(store),
-        "run": {k: str(v) for k, v in run_info.items()},
-    }
-    result = fit(
-        stage_obj,
-        _epoch_batches(train_loader),
-        None if val_loader is None else _val_batches(val_loader),
-        path,
-        loop,
-        seed=tcfg.seed,
-        config=cfgmod.to_dict(cfg),
-        device=device,
-        extra=extra,
-    )
-    _write_json(
-        path / DONE_MARKER, {"step": result.step, "epoch": result.epoch, "seconds": result.seconds}
-    )
-    run = _read_run(path, cached=False)
-    run.result = result
-    return run
 
 
 # --------------------------------------------------------------------------- command line

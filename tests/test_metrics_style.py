@@ -171,7 +171,7 @@ def test_train_stage_on_styles_trains_on_the_chosen_style_only(store, smoke_data
     again = train.train_stage_on_styles("style", cfg, smoke_data, tmp_path, ["ballet"])
     assert again.cached and again.path == run.path
     loader = data.audio_loader(store, "train", 4, 0)
-    train._keep_styles(loader, store, [0])
+    data.keep_styles(loader, store, [0])
     assert all((b[1] == 0).all() for b in loader)
     with pytest.raises(Exception, match="styles"):
         train.train_stage_on_styles("style", cfg, smoke_data, tmp_path, ["tango"])
