@@ -50,6 +50,7 @@ from d2mlib.errors import ConfigError
 
 RNN_TYPES = ("gru", "lstm")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -226,10 +227,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
+    precision: str = "fp32"  # bf16: forward passes under bfloat16 autocast (matrix products)
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "device", DEVICES)
+        _check_choice(self, "precision", PRECISIONS)
         _check_positive(self, "batch_size", "lr", "log_every", "val_every", "checkpoint_every")
         if self.steps == 0 and self.epochs == 0:
             raise ConfigError("TrainConfig.steps and TrainConfig.epochs cannot both be 0")
@@ -265,6 +268,11 @@ class Config:
 
     def __post_init__(self) -> None:
         _check_fields(self)
+        if self.train_comp.precision != "fp32":
+            raise ConfigError(
+                "Config.train_comp.precision must be 'fp32' (bf16 autocast is implemented for the "
+                f"style and decomp stages only), got {self.train_comp.precision!r}"
+            )
         if self.composer.style_dim != self.style.code_dim:
             raise ConfigError(
                 f"composer.style_dim ({self.composer.style_dim}) must equal style.code_dim "
@@ -446,9 +454,24 @@ def from_yaml(source: str | Path) -> Config:
         raise ConfigError(exc.problem, path) from exc
 
 
+HASH_SKIP_DEFAULTS = {"precision": "fp32"}
+"""Fields added after runs were first cached: left out of the hash while at these defaults, so that
+adding them did not invalidate every cached run."""
+
+
+def _hashable(d: Any) -> Any:
+    if not isinstance(d, dict):
+        return d
+    return {
+        k: _hashable(v)
+        for k, v in d.items()
+        if not (k in HASH_SKIP_DEFAULTS and v == HASH_SKIP_DEFAULTS[k])
+    }
+
+
 def config_hash(cfg: Any, length: int = 10) -> str:
     """A stable short hex hash of a config's content (keys sorted), used to key cached runs."""
-    blob = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(_hashable(to_dict(cfg)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 

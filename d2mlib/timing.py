@@ -851,8 +851,9 @@ POWERS_OF_TWO: tuple[int, ...] = tuple(2**k for k in range(10))  # 1 .. 512
 SEQ_UNITS = 3  # units per composition sequence in timed batches
 
 
-def stage_config(preset: str = "book", rnn: str = "gru") -> Any:
-    """The config preset with every recurrent layer set to `rnn` ("gru" or "lstm")."""
+def stage_config(preset: str = "book", rnn: str = "gru", precision: str = "fp32") -> Any:
+    """The config preset with every recurrent layer set to `rnn` ("gru" or "lstm") and the
+    style and decomposition stages trained at `precision` ("fp32" or "bf16")."""
     import dataclasses
 
     from d2mlib import config
@@ -864,14 +865,21 @@ def stage_config(preset: str = "book", rnn: str = "gru") -> Any:
         style=r(cfg.style, rnn=rnn),
         dance_unit=r(cfg.dance_unit, rnn=rnn),
         composer=r(cfg.composer, rnn=rnn),
+        train_style=r(cfg.train_style, precision=precision),
+        train_decomp=r(cfg.train_decomp, precision=precision),
     )
 
 
 def build_stage(
-    stage: str, preset: str = "book", rnn: str = "gru", device: str = "cpu", naive: bool = False
+    stage: str,
+    preset: str = "book",
+    rnn: str = "gru",
+    device: str = "cpu",
+    naive: bool = False,
+    precision: str = "fp32",
 ) -> Any:
     """A fresh (untrained) training stage "style", "decomp" or "comp" at `preset` sizes."""
-    cfg = stage_config(preset, rnn)
+    cfg = stage_config(preset, rnn, precision)
     if stage == "style":
         from d2mlib.models.style import StyleStage
 
@@ -993,17 +1001,21 @@ def bench_naive_decomp(
     repeats: int = 5,
     info: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    bf16: bool = True,
 ) -> pd.DataFrame:
     """The decomposition step against a straightforward one with the original's structure
-    (DecompStage(naive=True)), on the same batch, steps taken in turn (side by side).
+    (DecompStage(naive=True), fp32), on the same batch, steps taken in turn (side by side).
 
-    Rows as `bench_training`: benchmark "training", variant "ours" / "naive"; with `flops`, the
-    FLOPs of each (counted during its first warm-up call) and its achieved FLOP/s.
+    Rows as `bench_training`: benchmark "training", variant "naive", "ours" (fp32) and, with
+    `bf16`, "ours_bf16" (ours under bfloat16 autocast); with `flops`, the FLOPs of each (counted
+    during its first warm-up call) and its achieved FLOP/s.
     """
     info = info or machine_info()
     run_id = run_id or new_run_id()
+    variants = {"ours": "fp32", "naive": "fp32"} | ({"ours_bf16": "bf16"} if bf16 else {})
     objs = {
-        v: build_stage("decomp", preset, rnn, device, naive=v == "naive") for v in ("ours", "naive")
+        v: build_stage("decomp", preset, rnn, device, naive=v == "naive", precision=p)
+        for v, p in variants.items()
     }
     batch = fake_batch("decomp", objs["ours"].cfg, batch_size, device)
     steps = {v: _stepper(o, batch) for v, o in objs.items()}
@@ -1422,7 +1434,25 @@ def targets(df: pd.DataFrame, run_id: str | None = None) -> pd.DataFrame:
                 slow / ours,
                 ">= 2",
                 slow / ours >= 2,
-                f"{ours:.3g} s vs {slow:.3g} s per step",
+                f"{ours:.3g} s vs {slow:.3g} s per step (both fp32)",
+            )
+        fast = _one(
+            run,
+            benchmark="training",
+            stage="decomp",
+            variant="ours_bf16",
+            phase="total",
+            preset=preset,
+            batch_size=bs,
+            rnn=str(last["rnn"]),
+        )
+        if fast:
+            add(
+                f"decomposition step speed-up, bf16 autocast ({preset}, batch {bs})",
+                slow / fast,
+                ">= 2",
+                slow / fast >= 2,
+                f"{fast:.3g} s (bf16) vs {slow:.3g} s (original's structure, fp32) per step",
             )
     inf = _pick(run, benchmark="inference", length_s=60.0)
     if len(inf):

@@ -791,7 +791,11 @@ def stage_config(stage: str, cfg: Any) -> dict[str, Any]:
     out = {k: d[k] for k in parts[stage]}
     for key in parts[stage]:
         if key.startswith("train_"):  # how a run is executed does not change what it learns
-            out[key] = {k: v for k, v in out[key].items() if k not in EXECUTION_FIELDS}
+            out[key] = {
+                k: v
+                for k, v in out[key].items()
+                if k not in EXECUTION_FIELDS and cfgmod.HASH_SKIP_DEFAULTS.get(k, object()) != v
+            }
     out["data"] = d["data"]
     out["stage"] = stage
     return out

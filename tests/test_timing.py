@@ -469,7 +469,9 @@ def test_bench_naive_decomp_times_both_structures_side_by_side() -> None:
     df = timing.bench_naive_decomp("smoke", batch_size=2, warmup=1, repeats=1)
     _check(df, "training", "s")
     total = df[(df["benchmark"] == "training") & (df["phase"] == "total")]
-    assert sorted(total["variant"]) == ["naive", "ours"] and (total["median"] > 0).all()
+    assert (
+        sorted(total["variant"]) == ["naive", "ours", "ours_bf16"] and (total["median"] > 0).all()
+    )
     flops = df[(df["benchmark"] == "flops") & (df["unit"] == "FLOP")].set_index("variant")
     assert flops.loc["naive", "median"] > 0 and flops.loc["ours", "median"] > 0
 

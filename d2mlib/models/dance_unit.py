@@ -27,6 +27,7 @@ shared between the reconstructions without changing the model.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import NamedTuple
 
@@ -55,9 +56,12 @@ class _GRURecurrence(torch.autograd.Function):
     """h_t = GRU(h_{t-1}) given the input-side gate pre-activations; time-major output (T, B, H)."""
 
     @staticmethod
-    def forward(ctx, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor, steps: int) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor, steps: int, mm: torch.dtype
+    ) -> Tensor:
         const = gi.dim() == 2
         hid = h0.shape[1]
+        w_mm = w_hh.to(mm)  # the matrix products' operand (a copy when mm is bfloat16)
         hs = h0.new_empty(steps + 1, *h0.shape)
         gh_s = h0.new_empty(steps, h0.shape[0], 3 * hid)  # hidden-side pre-activations
         rz_s = h0.new_empty(steps, h0.shape[0], 2 * hid)  # reset and update gates
@@ -66,17 +70,18 @@ class _GRURecurrence(torch.autograd.Function):
         h = h0
         for t in range(steps):  # results written in place into the saved buffers
             g = gi if const else gi[t]
-            gh = torch.addmm(b_hh, h, w_hh.t(), out=gh_s[t])
+            gh = torch.add(b_hh, torch.mm(h.to(mm), w_mm.t()), out=gh_s[t])
             rz = torch.add(g[:, : 2 * hid], gh[:, : 2 * hid], out=rz_s[t]).sigmoid_()
             n = torch.addcmul(g[:, 2 * hid :], rz[:, :hid], gh[:, 2 * hid :], out=n_s[t]).tanh_()
             h = torch.lerp(n, h, rz[:, hid:], out=hs[t + 1])  # (1 - z) n + z h
-        ctx.save_for_backward(hs, rz_s, n_s, gh_s, w_hh)
-        ctx.const = const
+        ctx.save_for_backward(hs, rz_s, n_s, gh_s, w_mm)
+        ctx.const, ctx.mm = const, mm
         return hs[1:]
 
     @staticmethod
     def backward(ctx, dout: Tensor):  # type: ignore[override]
-        hs, rz_s, n_s, gh_s, w_hh = ctx.saved_tensors
+        hs, rz_s, n_s, gh_s, w_mm = ctx.saved_tensors
+        mm = ctx.mm
         steps, batch, hid = n_s.shape
         d_gh = hs.new_empty(steps, batch, 3 * hid)  # gradient of the hidden-side pre-activations
         d_gin = hs.new_empty(steps, batch, hid)
@@ -89,7 +94,7 @@ class _GRURecurrence(torch.autograd.Function):
             d_gh[t, :, :hid] = dn * gh_s[t, :, 2 * hid :] * r * (1 - r)
             d_gh[t, :, hid : 2 * hid] = dh * (hs[t] - n) * z * (1 - z)
             d_gh[t, :, 2 * hid :] = dn * r
-            dh = dh * z + d_gh[t] @ w_hh
+            dh = dh * z + (d_gh[t].to(mm) @ w_mm).to(dh.dtype)
         if ctx.const:
             d_gi = torch.cat([d_gh[:, :, : 2 * hid].sum(0), d_gin.sum(0)], dim=1)
         else:
@@ -97,10 +102,10 @@ class _GRURecurrence(torch.autograd.Function):
         flat = d_gh.reshape(steps * batch, 3 * hid)
         d_w = d_b = None
         if ctx.needs_input_grad[2]:
-            d_w = flat.t() @ hs[:-1].reshape(steps * batch, hid)
+            d_w = (flat.t().to(mm) @ hs[:-1].reshape(steps * batch, hid).to(mm)).to(hs.dtype)
         if ctx.needs_input_grad[3]:
             d_b = flat.sum(0)
-        return d_gi, dh, d_w, d_b, None
+        return d_gi, dh, d_w, d_b, None, None
 
 
 class _LSTMRecurrence(torch.autograd.Function):
@@ -108,10 +113,18 @@ class _LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor, steps: int
+        ctx,
+        gi: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        w_hh: Tensor,
+        b_hh: Tensor,
+        steps: int,
+        mm: torch.dtype,
     ) -> Tensor:
         const = gi.dim() == 2
         hid = h0.shape[1]
+        w_mm = w_hh.to(mm)
         hs = h0.new_empty(steps + 1, *h0.shape)
         cs = h0.new_empty(steps + 1, *h0.shape)
         acts = h0.new_empty(steps, h0.shape[0], 4 * hid)  # i, f, g, o after their nonlinearities
@@ -120,7 +133,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         h, c = h0, c0
         for t in range(steps):
             g = gi if const else gi[t]
-            pre = torch.addmm(b_hh, h, w_hh.t()).add_(g)
+            pre = torch.add(b_hh, torch.mm(h.to(mm), w_mm.t())).add_(g)
             a = acts[t]
             torch.sigmoid(pre, out=a)
             a[:, 2 * hid : 3 * hid] = torch.tanh(pre[:, 2 * hid : 3 * hid])
@@ -128,13 +141,14 @@ class _LSTMRecurrence(torch.autograd.Function):
             tc = torch.tanh(c)
             h = a[:, 3 * hid :] * tc
             hs[t + 1], cs[t + 1], tcs[t] = h, c, tc
-        ctx.save_for_backward(hs, cs, acts, tcs, w_hh)
-        ctx.const = const
+        ctx.save_for_backward(hs, cs, acts, tcs, w_mm)
+        ctx.const, ctx.mm = const, mm
         return hs[1:]
 
     @staticmethod
     def backward(ctx, dout: Tensor):  # type: ignore[override]
-        hs, cs, acts, tcs, w_hh = ctx.saved_tensors
+        hs, cs, acts, tcs, w_mm = ctx.saved_tensors
+        mm = ctx.mm
         steps, batch, hid = tcs.shape
         d_pre = hs.new_empty(steps, batch, 4 * hid)
         dh = torch.zeros_like(hs[0])
@@ -150,15 +164,15 @@ class _LSTMRecurrence(torch.autograd.Function):
             d_pre[t, :, 2 * hid : 3 * hid] = dc * i * (1 - g * g)
             d_pre[t, :, 3 * hid :] = dh * tc * o * (1 - o)
             dc = dc * f
-            dh = d_pre[t] @ w_hh
+            dh = (d_pre[t].to(mm) @ w_mm).to(dh.dtype)
         d_gi = d_pre.sum(0) if ctx.const else d_pre
         flat = d_pre.reshape(steps * batch, 4 * hid)
         d_w = d_b = None
         if ctx.needs_input_grad[3]:
-            d_w = flat.t() @ hs[:-1].reshape(steps * batch, hid)
+            d_w = (flat.t().to(mm) @ hs[:-1].reshape(steps * batch, hid).to(mm)).to(hs.dtype)
         if ctx.needs_input_grad[4]:
             d_b = flat.sum(0)
-        return d_gi, dh, dc, d_w, d_b, None
+        return d_gi, dh, dc, d_w, d_b, None, None
 
 
 def fast_rnn(
@@ -171,7 +185,8 @@ def fast_rnn(
     repeated `steps` times (its input projection is then computed once); returns (B, T, dirs*H).
 
     Same maths as `rnn(x, h0)[0]` (c0 = 0 for an LSTM); faster on CPU than the built-in forward
-    and backward of nn.GRU / nn.LSTM. Dropout between layers is not supported.
+    and backward of nn.GRU / nn.LSTM. Dropout between layers is not supported. Under autocast
+    (bfloat16), the matrix products run in bfloat16 while the state and the gates stay float32.
     """
     if rnn.dropout:
         raise ValueError("fast_rnn does not support dropout between layers")
@@ -182,8 +197,11 @@ def fast_rnn(
         raise ValueError("steps is required for a time-constant input")
     batch = x.shape[0]
     steps = steps if const else x.shape[1]
-    if h0 is None:
-        h0 = x.new_zeros(rnn.num_layers * dirs, batch, hid)
+    dev = x.device.type
+    state = torch.promote_types(rnn.weight_hh_l0.dtype, torch.float32)  # float32 under autocast
+    mm = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else state
+    h0 = x.new_zeros(rnn.num_layers * dirs, batch, hid) if h0 is None else h0
+    h0 = h0.to(state)
     layer_in = x if const else x.transpose(0, 1)  # time-major (T, B, I)
     for layer in range(rnn.num_layers):
         outs = []
@@ -192,15 +210,28 @@ def fast_rnn(
             w_ih, w_hh = getattr(rnn, "weight_ih" + sfx), getattr(rnn, "weight_hh" + sfx)
             b_ih, b_hh = getattr(rnn, "bias_ih" + sfx), getattr(rnn, "bias_hh" + sfx)
             seq = layer_in if (const and layer == 0) or d == 0 else layer_in.flip(0)
-            gi = F.linear(seq, w_ih, b_ih)
+            gi = F.linear(seq, w_ih, b_ih).to(state)
             h_init = h0[layer * dirs + d]
             if is_lstm:
-                out = _LSTMRecurrence.apply(gi, h_init, torch.zeros_like(h_init), w_hh, b_hh, steps)
+                c_init = torch.zeros_like(h_init)
+                out = _LSTMRecurrence.apply(gi, h_init, c_init, w_hh, b_hh, steps, mm)
             else:
-                out = _GRURecurrence.apply(gi, h_init, w_hh, b_hh, steps)
+                out = _GRURecurrence.apply(gi, h_init, w_hh, b_hh, steps, mm)
             outs.append(out.flip(0) if d else out)
         layer_in = torch.cat(outs, dim=2) if dirs == 2 else outs[0]
     return layer_in.transpose(0, 1)
+
+
+def full(t: Tensor) -> Tensor:
+    """`t` in float32 when autocast made it bfloat16 or float16; otherwise `t` itself."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The forward pass's context for a TrainConfig.precision: bfloat16 autocast or nothing."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def run_rnn(
@@ -270,7 +301,7 @@ class InitPoseEncoder(nn.Module):
 
     def forward(self, pose: Tensor) -> Gaussian:
         """Posterior of z_init for each pose."""
-        mu, logvar = self.head(self.body(pose)).chunk(2, dim=-1)
+        mu, logvar = full(self.head(self.body(pose))).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -303,7 +334,7 @@ class MovementEncoder(nn.Module):
         h0 = self.h0.expand(-1, units.shape[0], -1).contiguous()
         out = run_rnn(self.rnn, units, h0, naive)
         feat = torch.cat([out[:, -1, : self.hidden], out[:, 0, self.hidden :]], dim=1)
-        mu, logvar = self.head(feat).chunk(2, dim=-1)
+        mu, logvar = full(self.head(feat)).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -474,6 +505,7 @@ def decomposition_losses(
     else:
         recon = model.mov_dec(torch.cat([zi1, zi2, zi1, zi2]), torch.cat([zm1, zm2, zm2, zm1]))
         pose_hat = model.init_dec(torch.cat([z_init, z_single]))
+    recon, pose_hat = full(recon), full(pose_hat)  # losses in float32 under autocast
     target = torch.cat([x1, x2, x1, x2])
 
     terms: dict[str, Tensor] = {}
@@ -542,22 +574,25 @@ class DecompStage:
         cfg = self.cfg.dance_unit
         x1, x2 = self._batch(batch)
         self.model.train()
+        amp = self.cfg.train_decomp.precision
         noise = draw_noise(cfg, x1.shape[0], self.generator, self.device)
-        terms, recon, _ = decomposition_losses(
-            self.model, x1, x2, noise, kl_warmup(cfg, step), naive=self.naive
-        )
+        with autocast_for(self.device, amp):
+            terms, recon, _ = decomposition_losses(
+                self.model, x1, x2, noise, kl_warmup(cfg, step), naive=self.naive
+            )
         loss = terms["total"]
         out: dict[str, Tensor] = {}
         if cfg.w_gan > 0:  # LSGAN: real units -> 1, reconstructions -> 0
             opt_d = self._opts["unit_disc"]
             opt_d.zero_grad(set_to_none=True)
             real = torch.cat([x1, x2])
-            d_loss = 0.5 * (
-                (self.disc(real) - 1).pow(2).mean() + self.disc(recon.detach()).pow(2).mean()
-            )
+            with autocast_for(self.device, amp):
+                d_real, d_fake = full(self.disc(real)), full(self.disc(recon.detach()))
+            d_loss = 0.5 * ((d_real - 1).pow(2).mean() + d_fake.pow(2).mean())
             d_loss.backward()
             opt_d.step()
-            g = cfg.w_gan * (self.disc(recon) - 1).pow(2).mean()
+            with autocast_for(self.device, amp):
+                g = cfg.w_gan * (full(self.disc(recon)) - 1).pow(2).mean()
             loss = loss + g
             out["gan"], out["disc"] = g.detach(), d_loss.detach()
             out["total"] = loss.detach()

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from d2mlib.config import Config, StyleConfig, resolve_device
-from d2mlib.models.dance_unit import make_rnn, run_rnn
+from d2mlib.models.dance_unit import autocast_for, full, make_rnn, run_rnn
 
 
 class StyleExtractor(nn.Module):
@@ -98,7 +98,9 @@ class StyleStage:
     def _terms(self, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         audio = batch[0].to(self.device, non_blocking=True)
         style = batch[1].to(self.device, non_blocking=True)
-        _, logits = self.model(audio)
+        with autocast_for(self.device, self.cfg.train_style.precision):
+            _, logits = self.model(audio)
+        logits = full(logits)
         loss = F.cross_entropy(logits, style)
         acc = (logits.argmax(-1) == style).float().mean()
         return {"loss": loss, "accuracy": acc}

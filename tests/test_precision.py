@@ -1,0 +1,152 @@
+"""bf16 autocast: the fast recurrence under autocast, the training stages, the curve comparison."""
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+
+from d2mlib import config as C
+from d2mlib import precision as P
+from d2mlib.errors import ConfigError
+from d2mlib.models import DecompStage, StyleStage, fast_rnn, make_rnn
+from d2mlib.models.dance_unit import autocast_for
+from d2mlib.train import run_name
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def with_precision(cfg, precision: str):
+    r = dataclasses.replace
+    return r(
+        cfg,
+        train_style=r(cfg.train_style, precision=precision),
+        train_decomp=r(cfg.train_decomp, precision=precision),
+    )
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_fast_rnn_under_autocast_stays_close_to_fp32_and_keeps_fp32_state(kind):
+    torch.manual_seed(0)
+    rnn = make_rnn(kind, 24, 64, 1, bidirectional=True)
+    x = torch.randn(8, 16, 24, requires_grad=True)
+    ref = fast_rnn(rnn, x)
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, *rnn.parameters()])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast_rnn(rnn, x)
+    assert out.dtype == torch.float32  # the state stays float32
+    g_out = torch.autograd.grad(out.square().sum(), [x, *rnn.parameters()])
+    err = (out - ref).abs().max().item()
+    assert 0 < err < 0.05  # bf16 products: different, but by little
+    for a, b in zip(g_out, g_ref, strict=True):
+        assert a.dtype == torch.float32
+        assert (a - b).norm() / b.norm() < 0.05
+
+
+def test_autocast_for_is_a_no_op_in_fp32():
+    with autocast_for(torch.device("cpu"), "fp32"):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast_for(torch.device("cpu"), "bf16"):
+        assert torch.is_autocast_enabled("cpu")
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+def _decomp_losses(precision: str, steps: int = 3) -> list[float]:
+    cfg = with_precision(C.preset("smoke"), precision)
+    stage = DecompStage(cfg)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 32, 28, generator=gen)
+    batch = (x, x + 0.01 * torch.randn(x.shape, generator=gen), torch.zeros(8, dtype=torch.long))
+    return [float(stage.training_step(batch, s)["total"]) for s in range(1, steps + 1)]
+
+
+def test_decomp_step_in_bf16_matches_fp32_within_tolerance_but_not_exactly():
+    a, b = _decomp_losses("fp32"), _decomp_losses("bf16")
+    assert a != b
+    for x, y in zip(a, b, strict=True):
+        assert abs(x - y) / abs(x) < 0.02
+
+
+def test_style_step_in_bf16_returns_fp32_terms_close_to_fp32():
+    out = {}
+    for precision in ("fp32", "bf16"):
+        stage = StyleStage(with_precision(C.preset("smoke"), precision))
+        gen = torch.Generator().manual_seed(0)
+        batch = (torch.randn(8, 30, 28, generator=gen), torch.arange(8) % 3)
+        out[precision] = stage.training_step(batch, 1)
+    assert out["bf16"]["loss"].dtype == torch.float32
+    assert abs(out["bf16"]["loss"] - out["fp32"]["loss"]) / out["fp32"]["loss"] < 0.02
+
+
+def test_precision_is_checked_and_comp_rejects_bf16():
+    with pytest.raises(ConfigError, match="precision"):
+        C.TrainConfig(precision="fp16")
+    cfg = C.preset("smoke")
+    with pytest.raises(ConfigError, match="train_comp.precision"):
+        dataclasses.replace(cfg, train_comp=dataclasses.replace(cfg.train_comp, precision="bf16"))
+
+
+def test_default_precision_leaves_run_names_and_hashes_unchanged_but_bf16_changes_them():
+    cfg = C.preset("book")
+    d = C.to_dict(cfg)
+    for key in ("train_style", "train_decomp", "train_comp"):
+        del d[key]["precision"]
+    import hashlib
+    import json
+
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert C.config_hash(cfg) == old[:10]
+    bf = with_precision(cfg, "bf16")
+    assert C.config_hash(bf) != C.config_hash(cfg)
+    assert run_name("decomp", bf) != run_name("decomp", cfg)
+    assert run_name("comp", cfg) == run_name("comp", with_precision(cfg, "fp32"))
+
+
+def test_precision_config_sets_the_stage_only_and_checks_its_arguments():
+    cfg = P.precision_config(C.preset("smoke"), "decomp", "bf16", 40)
+    assert cfg.train_decomp.precision == "bf16" and cfg.train_decomp.steps == 40
+    assert cfg.train_decomp.val_every == 10 and cfg.train_style.precision == "fp32"
+    with pytest.raises(ConfigError, match="stage"):
+        P.precision_config(C.preset("smoke"), "comp", "bf16", 40)
+    with pytest.raises(ConfigError, match="steps"):
+        P.precision_config(C.preset("smoke"), "decomp", "bf16", 0)
+
+
+def _curves(scale: float) -> pd.DataFrame:
+    rows = []
+    for precision, f in (("fp32", 1.0), ("bf16", scale)):
+        for step in range(5, 55, 5):
+            rows.append((precision, step, "train", "total", f * 10.0 / step))
+            rows.append((precision, step, "train", "zero", 0.0))
+        rows.append((precision, 50, "val", "total", f * 2.0))
+        rows.append((precision, 50, "val", "zero", 0.0))
+    return pd.DataFrame(rows, columns=["precision", "step", "split", "term", "value"])
+
+
+def test_precision_gap_on_curves_whose_gap_is_known():
+    gap = P.precision_gap(_curves(1.1))
+    assert gap["train_max"] == pytest.approx(0.1) and gap["train_mean"] == pytest.approx(0.1)
+    assert gap["val_last"] == pytest.approx(0.1)
+    same = P.precision_gap(_curves(1.0))
+    assert same == {"train_max": 0.0, "train_mean": 0.0, "val_last": 0.0}
+    zero = P.precision_gap(_curves(1.1), term="zero")  # a term that is 0 in both: no gap
+    assert zero["train_max"] == 0.0 and zero["val_last"] == 0.0
+    with pytest.raises(ConfigError, match="no 'nope' rows"):
+        P.precision_gap(_curves(1.0), term="nope")
+
+
+def test_precision_curves_trains_both_precisions_on_the_same_batches(smoke_data, tmp_path):
+    curves = P.precision_curves(C.preset("smoke"), smoke_data, tmp_path, "decomp", steps=10)
+    assert set(curves["precision"]) == {"fp32", "bf16"}
+    train = curves[(curves["split"] == "train") & (curves["term"] == "total")]
+    wide = train.pivot_table(index="step", columns="precision", values="value")
+    assert list(wide.index) == list(range(1, 11))  # every step is logged
+    assert (wide["fp32"] != wide["bf16"]).any()  # really two precisions
+    assert P.precision_gap(curves)["train_max"] < 0.05
+    assert len(list(tmp_path.iterdir())) == 2  # two cached runs, one per precision
