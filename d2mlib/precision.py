@@ -52,7 +52,7 @@ def precision_curves(
     progress: bool = False,
 ) -> pd.DataFrame:
     """Loss curves of `stage` trained in fp32 and in bf16 from the same seed on the same batches:
-    tidy rows (precision, step, split, term, value). Runs are cached like any other."""
+    tidy rows (precision, step, epoch, split, term, value). Runs are cached like any other."""
     from d2mlib.train import train_stage
 
     frames = []
@@ -66,7 +66,7 @@ def precision_curves(
         )
         m = run.metrics()
         frames.append(
-            m.assign(precision=precision)[["precision", "step", "split", "term", "value"]]
+            m.assign(precision=precision)[["precision", *m.columns]]
         )
     return pd.concat(frames, ignore_index=True)
 
