@@ -65,9 +65,7 @@ def precision_curves(
             progress=progress,
         )
         m = run.metrics()
-        frames.append(
-            m.assign(precision=precision)[["precision", *m.columns]]
-        )
+        frames.append(m.assign(precision=precision)[["precision", *m.columns]])
     return pd.concat(frames, ignore_index=True)
 
 
