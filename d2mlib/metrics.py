@@ -1149,6 +1149,42 @@ def random_units_baseline(
     return out
 
 
+def unit_reconstruction_ceiling(
+    dance_unit: nn.Module, normaliser: skeleton.Normaliser, data: EvalData
+) -> list[np.ndarray]:
+    """Each evaluated real dance with every 32-frame unit replaced by its reconstruction through
+    the decomposition VAE (posterior means), in place (a reconstruction keeps its unit's
+    position): what a composer that found every unit's true movement code would reach, the
+    ceiling the decomposition sets for the composer. Frames after the last whole unit stay real."""
+    from d2mlib.generate import reconstruct_units
+
+    out = []
+    for i, real in enumerate(data.dances):
+        real = check_dance(real, f"dance {i}")
+        frames = skeleton.UNIT_FRAMES * (real.shape[0] // skeleton.UNIT_FRAMES)
+        if frames == 0:
+            raise _fail(f"dance {i}: {real.shape[0]} frames, shorter than one unit")
+        units = real[:frames].reshape(-1, skeleton.UNIT_FRAMES, *real.shape[1:]).astype(np.float32)
+        recon = reconstruct_units(dance_unit, normaliser, units).astype(np.float64)
+        out.append(np.concatenate([recon.reshape(frames, *real.shape[1:]), real[frames:]]))
+    return out
+
+
+def score_fixed(
+    name: str,
+    dances: Sequence[np.ndarray],
+    data: EvalData,
+    classifier: DanceClassifier,
+    config: EvalConfig | None = None,
+) -> pd.DataFrame:
+    """Tidy rows (seed 0) of a deterministic set of dances, one per evaluated piece of music,
+    scored like `evaluate_systems` scores the dataset (no multimodality: one dance per piece)."""
+    config = config or EvalConfig()
+    ref = _reference(data, classifier, config)
+    scores = score_system(list(dances), data, ref, classifier, config)
+    return pd.DataFrame(_rows(name, 0, scores), columns=list(TABLE_COLUMNS))
+
+
 @dataclass
 class _Reference:
     emb: np.ndarray

@@ -1233,6 +1233,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "no_dance_alignment": "no dance\nalignment",
     "full_nowarp": "full,\nno warp",
     "random_units": "random\nunits",
+    "unit_recon": "unit\nrecon",
 }
 """Short two-line labels for the evaluation table's system names, for bar charts."""
 

@@ -1,0 +1,79 @@
+"""The decomposition's reconstruction ceiling and scoring a fixed set of dances."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from d2mlib import metrics as M
+from d2mlib import skeleton
+from d2mlib.errors import MetricError
+from d2mlib.models.dance_unit import Gaussian
+from tests.test_metrics import fake_eval_data, one_torch_thread, tiny_classifier  # noqa: F401
+
+
+class PerfectVAE(nn.Module):
+    """A stand-in decomposition whose reconstructions are exact (movement code = the unit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def encode(self, units: torch.Tensor) -> tuple[Gaussian, Gaussian]:
+        return Gaussian(units[:, 0], units[:, 0]), Gaussian(units, units)
+
+    def decode(self, z_init: torch.Tensor, z_movement: torch.Tensor) -> torch.Tensor:
+        return z_movement
+
+
+class MeanVAE(PerfectVAE):
+    """Every unit decoded as its own mean pose held still (no movement at all)."""
+
+    def decode(self, z_init: torch.Tensor, z_movement: torch.Tensor) -> torch.Tensor:
+        return z_movement.mean(dim=1, keepdim=True).expand_as(z_movement)
+
+
+NORM = skeleton.Normaliser(np.full(28, 100.0), np.full(28, 20.0))
+
+
+def test_a_perfect_decomposition_reaches_the_dataset_itself() -> None:
+    data = fake_eval_data(frames=80)  # 2 whole units and 16 frames left over
+    out = M.unit_reconstruction_ceiling(PerfectVAE(), NORM, data)
+    assert len(out) == len(data.dances)
+    for got, real in zip(out, data.dances, strict=True):
+        assert got.shape == real.shape
+        np.testing.assert_allclose(got, real, atol=1e-3)
+
+
+def test_a_still_decomposition_is_far_from_the_data(tiny_classifier) -> None:  # noqa: F811
+    data = fake_eval_data()
+    still = M.unit_reconstruction_ceiling(MeanVAE(), NORM, data)
+    assert all(np.allclose(d[1:32], d[0], atol=1e-3) for d in still)
+    cfg = M.EvalConfig(samples_per_music=3, multimodality_clips=4)
+    exact = M.score_fixed(
+        "perfect",
+        M.unit_reconstruction_ceiling(PerfectVAE(), NORM, data),
+        data,
+        tiny_classifier,
+        cfg,
+    )
+    bad = M.score_fixed("still", still, data, tiny_classifier, cfg)
+    fid = {t.system.iloc[0]: t.set_index("metric").loc["fid", "value"] for t in (exact, bad)}
+    assert fid["still"] > 10 * max(fid["perfect"], 1e-3)
+
+
+def test_score_fixed_gives_the_dataset_rows_of_evaluate_systems(tiny_classifier) -> None:  # noqa: F811
+    data = fake_eval_data()
+    cfg = M.EvalConfig(samples_per_music=3, multimodality_clips=4)
+    table = M.evaluate_systems(data, tiny_classifier, {}, seeds=1, config=cfg)
+    want = table[table.system == "dataset"].set_index("metric")["value"]
+    got = M.score_fixed("dataset", data.dances, data, tiny_classifier, cfg)
+    assert list(got.columns) == ["system", "seed", "metric", "value"]
+    assert (got["seed"] == 0).all() and "multimodality" not in set(got["metric"])
+    np.testing.assert_allclose(got.set_index("metric")["value"].loc[want.index], want, rtol=1e-9)
+
+
+def test_ceiling_rejects_a_dance_shorter_than_a_unit() -> None:
+    data = fake_eval_data(frames=20)
+    with pytest.raises(MetricError, match="shorter than one unit"):
+        M.unit_reconstruction_ceiling(PerfectVAE(), NORM, data)
