@@ -498,7 +498,7 @@ def resolve_device(name: str) -> str:
     return name
 
 
-ABLATION_COMP_STEPS: dict[str, int] = {"book": 200}
+ABLATION_COMP_STEPS: dict[str, int] = {"book": 160}
 """Composition steps of each ablation-study run, by preset (others keep their preset's steps):
 shorter than the main run, so that 4 systems x 3 seeds fit the book's time budget."""
 

@@ -5,7 +5,8 @@ products (the recurrences' included, see `d2mlib.models.dance_unit.fast_rnn`) ta
 operands, while states, gates, losses and optimiser stay float32. On a CPU with AVX512-BF16 that
 roughly halves a paper-size decomposition step. Speed only counts if the training is unchanged, so
 `precision_curves` trains the same stage twice, same seed and same batches, once per precision,
-and `precision_gap` measures how far apart the two loss curves are.
+and once more in fp32 from another seed; `precision_gap` measures how far the bf16 curve is from
+the fp32 one, and, as the yardstick, how far the other seed's is.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def precision_config(cfg: Any, stage: str, precision: str, steps: int) -> Any:
     return dataclasses.replace(cfg, **{key: t})
 
 
+RUNS = ("fp32", "bf16", "fp32, next seed")
+"""The three runs of `precision_curves`: fp32 and bf16 from the same seed, and fp32 from the next
+seed, whose distance from the first is the yardstick for bf16's."""
+
+
 def precision_curves(
     cfg: Any,
     data_dir: str | Path,
@@ -51,46 +57,49 @@ def precision_curves(
     steps: int = 200,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Loss curves of `stage` trained in fp32 and in bf16 from the same seed on the same batches:
-    tidy rows (precision, step, epoch, split, term, value). Runs are cached like any other."""
+    """Loss curves of `stage` trained three times (RUNS): fp32 and bf16 from the stage's seed on
+    the same batches, and fp32 from the next seed. Tidy rows (run, step, epoch, split, term,
+    value); runs are cached like any other."""
     from d2mlib.train import train_stage
 
+    key = f"train_{stage}"
+    seed = getattr(cfg, key).seed if hasattr(cfg, key) else 0
     frames = []
-    for precision in ("fp32", "bf16"):
-        run = train_stage(
-            stage,
-            precision_config(cfg, stage, precision, steps),
-            data_dir,
-            runs_dir,
-            progress=progress,
-        )
+    for run_name in RUNS:
+        precision = "bf16" if run_name == "bf16" else "fp32"
+        c = precision_config(cfg, stage, precision, steps)
+        if run_name == "fp32, next seed":
+            c = dataclasses.replace(c, **{key: dataclasses.replace(getattr(c, key), seed=seed + 1)})
+        run = train_stage(stage, c, data_dir, runs_dir, progress=progress)
         m = run.metrics()
-        frames.append(m.assign(precision=precision)[["precision", *m.columns]])
+        frames.append(m.assign(run=run_name)[["run", *m.columns]])
     return pd.concat(frames, ignore_index=True)
 
 
-def precision_gap(curves: pd.DataFrame, term: str = "total", window: int = 5) -> dict[str, float]:
-    """How far the bf16 curve is from the fp32 one for `term`: the largest relative gap of the
-    training curve after a rolling mean over `window` logged points, its mean, and the relative
+def precision_gap(
+    curves: pd.DataFrame, term: str = "total", other: str = "bf16", window: int = 5
+) -> dict[str, float]:
+    """How far run `other` is from the fp32 run for `term`: the largest relative gap of the
+    training curve after a rolling mean over `window` logged steps, its mean, and the relative
     gap of the last validation value."""
-    if not {"precision", "step", "split", "term", "value"} <= set(curves.columns):
+    if not {"run", "step", "split", "term", "value"} <= set(curves.columns):
         raise ConfigError("curves must have the columns of precision_curves")
+    if other not in set(curves["run"]) or "fp32" not in set(curves["run"]):
+        raise ConfigError(f"curves need the runs 'fp32' and {other!r}")
     sel = curves[curves["term"] == term]
     if sel.empty:
         raise ConfigError(f"no {term!r} rows in the curves")
     out: dict[str, float] = {}
-    train = sel[sel["split"] == "train"].pivot_table(
-        index="step", columns="precision", values="value"
-    )
-    train = train.rolling(window, min_periods=1).mean().dropna()
-    rel = _relative(train["bf16"].to_numpy(), train["fp32"].to_numpy())
+    train = sel[sel["split"] == "train"].pivot_table(index="step", columns="run", values="value")
+    train = train[["fp32", other]].rolling(window, min_periods=1).mean().dropna()
+    rel = _relative(train[other].to_numpy(), train["fp32"].to_numpy())
     out["train_max"] = float(rel.max())
     out["train_mean"] = float(rel.mean())
-    val = sel[sel["split"] == "val"].pivot_table(index="step", columns="precision", values="value")
-    val = val.dropna()
+    val = sel[sel["split"] == "val"].pivot_table(index="step", columns="run", values="value")
+    val = val[["fp32", other]].dropna() if other in val else val.iloc[0:0]
     if len(val):
         last = val.iloc[-1]
-        out["val_last"] = float(_relative(np.array([last["bf16"]]), np.array([last["fp32"]]))[0])
+        out["val_last"] = float(_relative(np.array([last[other]]), np.array([last["fp32"]]))[0])
     return out
 
 

@@ -120,13 +120,13 @@ def test_precision_config_sets_the_stage_only_and_checks_its_arguments():
 
 def _curves(scale: float) -> pd.DataFrame:
     rows = []
-    for precision, f in (("fp32", 1.0), ("bf16", scale)):
+    for precision, f in (("fp32", 1.0), ("bf16", scale), ("fp32, next seed", 1.5)):
         for step in range(5, 55, 5):
             rows.append((precision, step, "train", "total", f * 10.0 / step))
             rows.append((precision, step, "train", "zero", 0.0))
         rows.append((precision, 50, "val", "total", f * 2.0))
         rows.append((precision, 50, "val", "zero", 0.0))
-    return pd.DataFrame(rows, columns=["precision", "step", "split", "term", "value"])
+    return pd.DataFrame(rows, columns=["run", "step", "split", "term", "value"])
 
 
 def test_precision_gap_on_curves_whose_gap_is_known():
@@ -137,16 +137,22 @@ def test_precision_gap_on_curves_whose_gap_is_known():
     assert same == {"train_max": 0.0, "train_mean": 0.0, "val_last": 0.0}
     zero = P.precision_gap(_curves(1.1), term="zero")  # a term that is 0 in both: no gap
     assert zero["train_max"] == 0.0 and zero["val_last"] == 0.0
+    seed = P.precision_gap(_curves(1.1), other="fp32, next seed")
+    assert seed["train_max"] == pytest.approx(0.5) and seed["val_last"] == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="no 'nope' rows"):
         P.precision_gap(_curves(1.0), term="nope")
+    with pytest.raises(ConfigError, match="'fp16'"):
+        P.precision_gap(_curves(1.0), other="fp16")
 
 
-def test_precision_curves_trains_both_precisions_on_the_same_batches(smoke_data, tmp_path):
+def test_precision_curves_trains_both_precisions_and_another_seed(smoke_data, tmp_path):
     curves = P.precision_curves(C.preset("smoke"), smoke_data, tmp_path, "decomp", steps=10)
-    assert set(curves["precision"]) == {"fp32", "bf16"}
+    assert set(curves["run"]) == set(P.RUNS)
     train = curves[(curves["split"] == "train") & (curves["term"] == "total")]
-    wide = train.pivot_table(index="step", columns="precision", values="value")
+    wide = train.pivot_table(index="step", columns="run", values="value")
     assert list(wide.index) == list(range(1, 11))  # every step is logged
     assert (wide["fp32"] != wide["bf16"]).any()  # really two precisions
-    assert P.precision_gap(curves)["train_max"] < 0.05
-    assert len(list(tmp_path.iterdir())) == 2  # two cached runs, one per precision
+    bf16 = P.precision_gap(curves)["train_max"]
+    seed = P.precision_gap(curves, other="fp32, next seed")["train_max"]
+    assert bf16 < 0.05 and seed > bf16  # another seed moves the curve more than bf16 does
+    assert len(list(tmp_path.iterdir())) == 3  # three cached runs
