@@ -831,7 +831,9 @@ def train_dance_classifier(
     done = run_dir / train_lib.DONE_MARKER
     if done.is_file():
         return load_dance_classifier(run_dir), run_dir
-    model = DanceClassifier(config)
+    with torch.random.fork_rng(devices=[]):  # initial weights from the config's seed alone
+        torch.manual_seed(config.seed)
+        model = DanceClassifier(config)
     model.set_scales(tr_x)
     stage = DanceClassifierStage(model)
     per_epoch = tr_x.shape[0] // config.batch_size

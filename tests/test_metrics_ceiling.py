@@ -77,3 +77,19 @@ def test_ceiling_rejects_a_dance_shorter_than_a_unit() -> None:
     data = fake_eval_data(frames=20)
     with pytest.raises(MetricError, match="shorter than one unit"):
         M.unit_reconstruction_ceiling(PerfectVAE(), NORM, data)
+
+
+def test_dance_classifier_training_does_not_depend_on_the_global_rng(tmp_path) -> None:
+    from tests.test_metrics import styled_dances
+
+    y = np.arange(64) % 3
+    data = (styled_dances(y, 32, seed=1), y)
+    cfg = M.DanceClassifierConfig(channels=8, embed_dim=8, steps=4, batch_size=32)
+    models = []
+    for i, state in enumerate((0, 12345)):
+        torch.manual_seed(state)  # whatever ran before in the kernel
+        torch.rand(state % 7 + 1)
+        model, _ = M.train_dance_classifier(data, data, tmp_path / str(i), cfg)
+        models.append(model)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
