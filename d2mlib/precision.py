@@ -2,10 +2,10 @@
 
 `TrainConfig.precision = "bf16"` runs a stage's forward passes under bfloat16 autocast: the matrix
 products (the recurrences' included, see `d2mlib.models.dance_unit.fast_rnn`) take bfloat16
-operands, while states, gates, losses and optimiser stay float32. On a CPU with AVX512-BF16 that
-roughly halves a paper-size decomposition step. Speed only counts if the training is unchanged, so
-`precision_curves` trains the same stage twice, same seed and same batches, once per precision,
-and once more in fp32 from another seed; `precision_gap` measures how far the bf16 curve is from
+operands, while states, gates, losses and optimiser stay float32. On a CPU with bfloat16
+instructions that speeds up a paper-size decomposition step (the timing chapter measures by how
+much). Speed only counts if the training is unchanged, so `precision_curves` trains the same stage
+twice, same seed and same batches, once per precision, and once more in fp32 from another seed; `precision_gap` measures how far the bf16 curve is from
 the fp32 one, and, as the yardstick, how far the other seed's is.
 """
 
@@ -62,14 +62,14 @@ def precision_curves(
     value); runs are cached like any other."""
     from d2mlib.train import train_stage
 
-    key = f"train_{stage}"
-    seed = getattr(cfg, key).seed if hasattr(cfg, key) else 0
     frames = []
     for run_name in RUNS:
-        precision = "bf16" if run_name == "bf16" else "fp32"
-        c = precision_config(cfg, stage, precision, steps)
+        c = precision_config(cfg, stage, "bf16" if run_name == "bf16" else "fp32", steps)
         if run_name == "fp32, next seed":
-            c = dataclasses.replace(c, **{key: dataclasses.replace(getattr(c, key), seed=seed + 1)})
+            t = c.train_for(stage)
+            c = dataclasses.replace(
+                c, **{f"train_{stage}": dataclasses.replace(t, seed=t.seed + 1)}
+            )
         run = train_stage(stage, c, data_dir, runs_dir, progress=progress)
         m = run.metrics()
         frames.append(m.assign(run=run_name)[["run", *m.columns]])

@@ -11,24 +11,14 @@ from d2mlib import precision as P
 from d2mlib.errors import ConfigError
 from d2mlib.models import DecompStage, StyleStage, fast_rnn, make_rnn
 from d2mlib.models.dance_unit import autocast_for
+from d2mlib.timing import stage_config
 from d2mlib.train import run_name
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.test_models import one_thread  # noqa: F401  (autouse: 1 torch thread)
 
 
 def with_precision(cfg, precision: str):
-    r = dataclasses.replace
-    return r(
-        cfg,
-        train_style=r(cfg.train_style, precision=precision),
-        train_decomp=r(cfg.train_decomp, precision=precision),
-    )
+    """The preset `cfg` names, its style and decomposition stages trained at `precision`."""
+    return stage_config(cfg.preset, "gru", precision)
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
