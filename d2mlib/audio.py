@@ -34,6 +34,7 @@ load to the same samples. RMS is over the whole file, not a perceptual loudness 
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
+from d2mlib._io import write_bytes
 from d2mlib.errors import AudioError
 
 SAMPLE_RATE = 22050
@@ -237,7 +239,7 @@ def _mel_pairs(n_mels: int, fmin: float, fmax: float, dtype: np.dtype) -> np.nda
 
 def mel_band_edges() -> np.ndarray:
     """The 42 band edge frequencies (Hz) of the feature filter bank: band k peaks at edge k+1."""
-    import librosa
+    import librosa  # deferred: importing librosa takes a second
 
     return librosa.mel_frequencies(N_MEL_BANDS + 2, fmin=MEL_FMIN, fmax=MEL_FMAX, htk=False)
 
@@ -450,9 +452,6 @@ def analyse(path: str | Path) -> AudioAnalysis:
 
 def save_wav(path: str | Path, y: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     """Write mono samples in [-1, 1] as a 16-bit PCM wav file, atomically; returns the path."""
-    import io
-
-    from d2mlib._io import write_bytes
 
     arr = np.asarray(y, dtype=np.float32)
     if arr.ndim != 1:

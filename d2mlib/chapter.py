@@ -11,6 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
+from d2mlib.data.layout import dataset_complete
+from d2mlib.data.writer import ensure_dataset
 from d2mlib.errors import ConfigError
 
 
@@ -72,10 +76,7 @@ def setup(
     data = Path(data_dir or os.environ.get("D2M_DATA") or root / "data" / preset)
     runs = Path(runs_dir or os.environ.get("D2M_RUNS") or root / "runs" / preset)
     if threads is not None:
-        import torch
-
         torch.set_num_threads(threads)
-    from d2mlib.data import dataset_complete, ensure_dataset
 
     # a folder holding the original dataset is read as it is; a missing one gets the synthetic world
     ensure_dataset(data, preset=preset, seed=0, progress=False)

@@ -20,7 +20,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from d2mlib.errors import D2MError
+import torch
+
+from d2mlib import audio, generate
+from d2mlib.config import make_config
+from d2mlib.data.layout import dataset_complete
+from d2mlib.data.writer import write_dataset
+from d2mlib.errors import AudioError, D2MError
+from d2mlib.train.runs import train_stage
+from d2mlib.viz.animation import save_animation
 
 EXIT_ERROR = 1
 DELEGATED = {  # sub-commands whose arguments the named module's main(argv) parses
@@ -31,14 +39,11 @@ DELEGATED = {  # sub-commands whose arguments the named module's main(argv) pars
 
 def _cmd_data(args: argparse.Namespace) -> int:
     """`d2m data`: write the synthetic dataset."""
-    from d2mlib import data
 
-    if args.if_missing and data.dataset_complete(args.out) is not None:
+    if args.if_missing and dataset_complete(args.out) is not None:
         print(f"{args.out} already holds a complete dataset: nothing to do")
         return 0
-    summary = data.write_dataset(
-        args.out, preset=args.preset, seed=args.seed, progress=not args.quiet
-    )
+    summary = write_dataset(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet)
     counts = summary.get("units") if isinstance(summary, dict) else None
     seconds = summary.get("seconds") if isinstance(summary, dict) else None
     extra = f" ({seconds:.1f} s)" if isinstance(seconds, int | float) else ""
@@ -50,11 +55,10 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """`d2m train`: train one stage (cached by config and seed)."""
-    from d2mlib import train
 
-    run = train.train_stage(
+    run = train_stage(
         args.stage,
-        train.make_config(args.preset, args.config, seed=args.seed),
+        make_config(args.preset, args.config, seed=args.seed),
         data_dir=args.data,
         runs_dir=args.out,
         device=args.device,
@@ -67,8 +71,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     """`d2m generate`: compose a dance for an audio file and save it as .npz."""
-    from d2mlib import generate
-    from d2mlib.errors import AudioError
 
     if not args.audio.is_file():
         raise AudioError("audio file not found", args.audio)
@@ -93,12 +95,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         f"{dance.duration:.1f} s music), style {dance.style}, composed in {dance.seconds:.3f} s"
     )
     if args.video is not None:
-        from d2mlib import audio, viz
-
         wav = (
             audio.load_audio(args.audio) if args.video.suffix.lower() in (".html", ".htm") else None
         )
-        viz.save_animation(dance.poses, args.video, audio=wav, styles=[dance.style])
+        save_animation(dance.poses, args.video, audio=wav, styles=[dance.style])
         print(f"wrote {args.video}")
     return 0
 
@@ -187,7 +187,6 @@ def _set_threads(threads: int | None) -> None:
         return
     if threads < 1:
         raise D2MError(f"--threads must be >= 1, got {threads}")
-    import torch
 
     torch.set_num_threads(threads)
 

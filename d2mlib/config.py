@@ -41,6 +41,8 @@ Loss weights are fields too; a weight of 0 switches its term off (the ablation c
 `ablation(cfg, name)`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json
@@ -49,11 +51,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from d2mlib._io import write_text
 from d2mlib.errors import ConfigError
 
+STYLES: tuple[str, ...] = ("ballet", "zumba", "hiphop")  # dance styles, in label order
+STAGES: tuple[str, ...] = ("style", "decomp", "comp")  # training stages, in training order
 RNN_TYPES = ("gru", "lstm")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -382,6 +387,9 @@ def preset(name: str) -> Config:
     raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
 
 
+_preset = preset  # make_config's `preset` argument shadows the function
+
+
 def ablation(cfg: Config, name: str) -> Config:
     """`cfg` with one composer loss switched off: "no_style_regressor", "no_movement_alignment",
     "no_dance_alignment" (the dance-latent discriminator) or "none"."""
@@ -486,47 +494,69 @@ def config_hash(cfg: Any, length: int = 10) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 
-def resolve_device(name: str) -> str:
-    """ "cpu" or "cuda" for a TrainConfig.device value ("auto" picks CUDA when available)."""
-    import torch
-
-    if name not in DEVICES:
-        raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The torch device for a TrainConfig.device value or a device name ("auto": CUDA if present)."""
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    return device
 
 
-ABLATION_COMP_STEPS: dict[str, int] = {"book": 128}
-"""Composition steps of each ablation-study run, by preset (others keep their preset's steps):
-shorter than the main run, so that 4 systems x 3 seeds fit the book's time budget."""
+def make_config(
+    preset: str = "book", path: str | Path | None = None, seed: int | None = None
+) -> Any:
+    """A Config from a preset, or from a YAML file (which wins), with every stage's seed overridden."""
+
+    cfg = from_yaml(Path(path)) if path is not None else _preset(preset)
+    if seed is not None:
+        r = dataclasses.replace
+        cfg = r(
+            cfg,
+            train_style=r(cfg.train_style, seed=seed),
+            train_decomp=r(cfg.train_decomp, seed=seed),
+            train_comp=r(cfg.train_comp, seed=seed),
+        )
+    return cfg
 
 
-def ablation_study(
-    cfg: Config, seeds: int = 3, steps: int | None = None
-) -> dict[str, list[Config]]:
-    """The ablation study's configs: "full" and each of ABLATIONS, one per composition seed 0..seeds-1.
-
-    Only the composition stage changes (its seed, its steps: `steps`, else
-    ABLATION_COMP_STEPS for the preset, else the preset's own), so every run shares the
-    style and decomposition runs of `cfg`.
-    """
-    if seeds < 1:
-        raise ConfigError(f"seeds must be >= 1, got {seeds}")
-    steps = (
-        steps if steps is not None else ABLATION_COMP_STEPS.get(cfg.preset, cfg.train_comp.steps)
+def with_steps(cfg: Any, steps: int | None) -> Any:
+    """`cfg` with every stage's step count set to `steps` (None: `cfg` unchanged)."""
+    if steps is None:
+        return cfg
+    if isinstance(steps, bool) or int(steps) < 1:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    r = dataclasses.replace
+    return r(
+        cfg,
+        train_style=r(cfg.train_style, steps=int(steps), epochs=0),
+        train_decomp=r(cfg.train_decomp, steps=int(steps), epochs=0),
+        train_comp=r(cfg.train_comp, steps=int(steps), epochs=0),
     )
-    if steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {steps}")
-    out: dict[str, list[Config]] = {}
-    for name in ("full", *ABLATIONS):
-        out[name] = [
-            ablation(
-                dataclasses.replace(
-                    cfg, train_comp=dataclasses.replace(cfg.train_comp, seed=s, steps=steps)
-                ),
-                "none" if name == "full" else name,
-            )
-            for s in range(seeds)
-        ]
-    return out
+
+
+def with_rnn(cfg: Config, rnn: str) -> Config:
+    """`cfg` with every recurrent layer (style extractor, dance unit, composer) of type `rnn`."""
+    r = dataclasses.replace
+    return r(
+        cfg,
+        style=r(cfg.style, rnn=rnn),
+        dance_unit=r(cfg.dance_unit, rnn=rnn),
+        composer=r(cfg.composer, rnn=rnn),
+    )
+
+
+def with_precision(cfg: Config, precision: str) -> Config:
+    """`cfg` with the style and decomposition stages trained at `precision` ("fp32" or "bf16")."""
+    r = dataclasses.replace
+    return r(
+        cfg,
+        train_style=r(cfg.train_style, precision=precision),
+        train_decomp=r(cfg.train_decomp, precision=precision),
+    )

@@ -167,38 +167,3 @@ def smooth(signal: np.ndarray, width: int) -> np.ndarray:
     )
     den = np.convolve(np.ones(signal.shape[-1]), kernel, mode="full")[pad : pad + signal.shape[-1]]
     return num / den
-
-
-def kinematic_beats(
-    poses: np.ndarray,
-    fps: float = FPS,
-    smoothing: int = 1,
-    min_motion: float = 5.0,
-) -> np.ndarray:
-    """Frame indices of kinematic beats: local minima of the (smoothed) mean joint speed.
-
-    A frame is a candidate when its speed is below the previous frame's and not
-    above the next one's (so a plateau reports its first frame). It counts only when the
-    larger of its two neighbouring peaks (the motion around it) exceeds
-    `min_motion` pixels per second, so a still dance has no beats. Defaults:
-    no smoothing, 5 px/s.
-    """
-    speed = smooth(joint_speed(poses, fps), smoothing)
-    if speed.ndim != 1:
-        raise DataError(f"kinematic_beats takes one dance (T, 14, 2), got {np.shape(poses)}")
-    if speed.size < 3:
-        return np.zeros(0, dtype=np.int64)
-    interior = (speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])
-    candidates = np.flatnonzero(interior) + 1
-    if candidates.size == 0:
-        return candidates.astype(np.int64)
-    # motion around each minimum: the highest speed to its left and right up to the next minimum
-    bounds = np.concatenate([[0], candidates, [speed.size - 1]])
-    peak_left = np.array(
-        [speed[a : b + 1].max() for a, b in zip(bounds[:-2], bounds[1:-1], strict=True)]
-    )
-    peak_right = np.array(
-        [speed[a : b + 1].max() for a, b in zip(bounds[1:-1], bounds[2:], strict=True)]
-    )
-    keep = np.maximum(peak_left, peak_right) - speed[candidates] >= min_motion
-    return candidates[keep].astype(np.int64)

@@ -2,13 +2,13 @@
 
 import pytest
 
-from d2mlib import config, train
+from d2mlib import config, studies, train
 from d2mlib.errors import ConfigError
 
 
 def test_ablation_study_switches_one_loss_off_per_system_and_varies_only_the_comp_seed() -> None:
     cfg = config.preset("book")
-    study = config.ablation_study(cfg, seeds=2, steps=30)
+    study = studies.ablations.ablation_study(cfg, seeds=2, steps=30)
     assert list(study) == ["full", *config.ABLATIONS]
     assert study["full"][0].composer == cfg.composer
     assert study["no_style_regressor"][1].composer.w_style_reg == 0.0
@@ -28,13 +28,16 @@ def test_ablation_study_switches_one_loss_off_per_system_and_varies_only_the_com
 def test_ablation_study_steps_default_by_preset() -> None:
     book = config.preset("book")
     assert (
-        config.ablation_study(book, 1)["full"][0].train_comp.steps
-        == (config.ABLATION_COMP_STEPS["book"])
+        studies.ablations.ablation_study(book, 1)["full"][0].train_comp.steps
+        == (studies.ablations.ABLATION_COMP_STEPS["book"])
     )
     smoke = config.preset("smoke")
-    assert config.ablation_study(smoke, 1)["full"][0].train_comp.steps == smoke.train_comp.steps
+    assert (
+        studies.ablations.ablation_study(smoke, 1)["full"][0].train_comp.steps
+        == smoke.train_comp.steps
+    )
 
 
 def test_ablation_study_rejects_no_seeds() -> None:
     with pytest.raises(ConfigError, match="seeds"):
-        config.ablation_study(config.preset("smoke"), seeds=0)
+        studies.ablations.ablation_study(config.preset("smoke"), seeds=0)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from d2mlib.config import STYLES
 from d2mlib.data import (
     JITTER_PIXELS,
-    STYLES,
     FeatureStore,
     audio_loader,
     default_data_dir,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from d2mlib import generate, skeleton
+from d2mlib import beats, generate
 from d2mlib.errors import DataError
 
 # --------------------------------------------------------------------------- beat warping
@@ -28,29 +28,29 @@ def eased_dance() -> np.ndarray:
 
 
 def test_synthetic_dance_has_its_kinematic_beats_where_built():
-    np.testing.assert_array_equal(skeleton.kinematic_beats(eased_dance()), KEYS[1:-1])
+    np.testing.assert_array_equal(beats.kinematic_beats(eased_dance()), KEYS[1:-1])
 
 
 def test_align_to_beats_moves_kinematic_beats_onto_target_frames():
     poses = eased_dance()
     targets = np.array([12, 19, 39, 47, 64])
     assert np.min(np.abs(KEYS[1:-1] - targets)) >= 2  # the unwarped dance misses every target
-    warped = generate.align_to_beats(poses, targets)
+    warped = beats.align_to_beats(poses, targets)
     assert warped.shape == poses.shape
-    kin = skeleton.kinematic_beats(warped)
+    kin = beats.kinematic_beats(warped)
     assert len(kin) == len(targets)
     assert np.max(np.abs(kin - targets)) <= 1
 
 
 def test_warp_with_identical_source_and_target_is_identity():
     poses = eased_dance()
-    out = generate.warp_to_beats(poses, KEYS[1:-1], KEYS[1:-1])
+    out = beats.warp_to_beats(poses, KEYS[1:-1], KEYS[1:-1])
     np.testing.assert_allclose(out, poses, atol=1e-5)
 
 
 def test_warp_keeps_ends_and_can_change_length():
     poses = eased_dance()
-    out = generate.warp_to_beats(poses, [10], [30], n_frames=100)
+    out = beats.warp_to_beats(poses, [10], [30], n_frames=100)
     assert out.shape == (100, 14, 2)
     np.testing.assert_allclose(out[0], poses[0])
     np.testing.assert_allclose(out[-1], poses[-1])
@@ -60,14 +60,14 @@ def test_warp_keeps_ends_and_can_change_length():
 def test_warp_drops_crossing_pairs_and_stays_monotone():
     poses = eased_dance()
     # the second pair crosses the first: it is dropped, and time never runs backwards
-    out = generate.warp_to_beats(poses, [20, 15], [30, 40])
+    out = beats.warp_to_beats(poses, [20, 15], [30, 40])
     np.testing.assert_allclose(out[30], poses[20], atol=1e-5)
     x = out[:, 0, 0]
     assert np.all(np.isfinite(x))
 
 
 def test_match_beats_pairs_nearby_beats_one_to_one():
-    src, tgt = generate.match_beats([10, 22, 37], [11, 12, 30, 60], max_shift=4)
+    src, tgt = beats.match_beats([10, 22, 37], [11, 12, 30, 60], max_shift=4)
     np.testing.assert_array_equal(src, [10])
     np.testing.assert_array_equal(tgt, [11])
 
@@ -75,11 +75,11 @@ def test_match_beats_pairs_nearby_beats_one_to_one():
 def test_align_to_beats_refuses_beat_times_in_seconds():
     # the original demo passed seconds to a warper expecting frames; we reject that
     with pytest.raises(DataError, match="seconds_to_frames"):
-        generate.align_to_beats(eased_dance(), np.array([0.73, 1.46, 2.5]))
+        beats.align_to_beats(eased_dance(), np.array([0.73, 1.46, 2.5]))
 
 
 def test_seconds_to_frames_uses_15_fps():
-    np.testing.assert_array_equal(generate.seconds_to_frames([0.0, 1.0, 2.5]), [0, 15, 38])
+    np.testing.assert_array_equal(beats.seconds_to_frames([0.0, 1.0, 2.5]), [0, 15, 38])
 
 
 def test_units_cover_the_music_in_whole_windows():
@@ -180,7 +180,7 @@ def test_threads_option_gives_the_same_dance_and_restores_the_setting(untrained,
 
 
 def test_style_probabilities_are_a_distribution(untrained, music):
-    from d2mlib.data import STYLES
+    from d2mlib.config import STYLES
 
     dance = untrained.compose(music, seed=0)
     assert dance.style_probs.shape == (3,)

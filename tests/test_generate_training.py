@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from d2mlib import config, data, generate, skeleton
+from d2mlib import config, data, generate, skeleton, studies
 from d2mlib.errors import DataError
 from d2mlib.models.dance_unit import DanceUnit
 
@@ -44,7 +44,7 @@ def test_reconstruct_units_decodes_posterior_means_through_the_normaliser():
 
 def test_held_out_clips_come_from_the_test_split_of_each_style(smoke_data):
     index = data.read_dataset(smoke_data)
-    clips = generate.held_out_clips(index, 2)
+    clips = studies.held_out.held_out_clips(index, 2)
     assert [c.style for c in clips] == ["ballet", "ballet", "zumba", "zumba", "hiphop", "hiphop"]
     test_videos = set(index.clips.loc[index.clips["split"] == "test", "video"])
     for clip in clips:
@@ -57,8 +57,8 @@ def test_held_out_clips_come_from_the_test_split_of_each_style(smoke_data):
 
 def test_split_clip_numbers_names_a_missing_split(smoke_data):
     index = data.read_dataset(smoke_data)
-    numbers = generate.split_clip_numbers(index, "zumba", "val")
+    numbers = studies.held_out.split_clip_numbers(index, "zumba", "val")
     clips = index.clips[index.clips["style"] == "zumba"].reset_index(drop=True)
     assert set(clips.loc[numbers, "split"]) == {"val"}
     with pytest.raises(DataError, match="holdout"):
-        generate.split_clip_numbers(index, "zumba", "holdout")
+        studies.held_out.split_clip_numbers(index, "zumba", "holdout")

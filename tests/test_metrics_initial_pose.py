@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from d2mlib import generate, metrics
+from d2mlib import generate, studies
 from d2mlib.errors import MetricError
 
 FRAMES = 45
@@ -34,7 +34,7 @@ def _music():
 
 
 def test_initial_pose_study_measures_the_pose_offset_and_its_fading():
-    table, profile = metrics.initial_pose_study(
+    table, profile = studies.initial_pose.initial_pose_study(
         FakeGenerator(), [_music(), _music()], [0, 1], spreads=[0.0, 1.0, 2.0], seeds=[0, 1, 2]
     )
     value = table.set_index(["spread", "seed", "metric"])["value"]
@@ -55,7 +55,7 @@ def test_initial_pose_study_measures_the_pose_offset_and_its_fading():
 
 def test_initial_pose_study_adds_kinetic_distances_when_given_real_dances():
     real = [FakeGenerator().compose(None, seed=s).poses for s in range(5)]
-    table, _ = metrics.initial_pose_study(
+    table, _ = studies.initial_pose.initial_pose_study(
         FakeGenerator(), [_music()], [0], spreads=[0.0, 1.0], seeds=[0, 1], real=real
     )
     kin = table[table["metric"] == "kinetic_to_others"]["value"]
@@ -64,11 +64,11 @@ def test_initial_pose_study_adds_kinetic_distances_when_given_real_dances():
 
 def test_initial_pose_study_needs_two_seeds():
     with pytest.raises(MetricError, match="2 seeds"):
-        metrics.initial_pose_study(FakeGenerator(), [_music()], [0], [0.0, 1.0], [0])
+        studies.initial_pose.initial_pose_study(FakeGenerator(), [_music()], [0], [0.0, 1.0], [0])
 
 
 def test_spread_verdict_compares_means_against_the_seed_spread():
-    assert metrics.spread_verdict([10, 11, 12], [1, 2, 3]) == "larger than"
-    assert metrics.spread_verdict([1, 2, 3], [10, 11, 12]) == "smaller than"
-    assert metrics.spread_verdict([1, 5, 9], [2, 4, 6]).startswith("within")
-    assert metrics.spread_verdict([1, 2], [9, 9], "up", "down", "same") == "down"
+    assert studies.initial_pose.spread_verdict([10, 11, 12], [1, 2, 3]) == "larger than"
+    assert studies.initial_pose.spread_verdict([1, 2, 3], [10, 11, 12]) == "smaller than"
+    assert studies.initial_pose.spread_verdict([1, 5, 9], [2, 4, 6]).startswith("within")
+    assert studies.initial_pose.spread_verdict([1, 2], [9, 9], "up", "down", "same") == "down"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from d2mlib import config, data, train
+from d2mlib import config, data, studies, train
 from d2mlib import metrics as M
 from d2mlib.errors import CheckpointError, MetricError
 from d2mlib.models.style import StyleExtractor
@@ -20,7 +20,7 @@ from d2mlib.models.style import StyleExtractor
 def test_classification_scores_match_hand_counts() -> None:
     true = [0, 0, 0, 1, 1, 2]
     pred = [0, 0, 1, 1, 2, 2]
-    s = M.classification_scores(true, pred)
+    s = studies.style_classification.classification_scores(true, pred)
     assert s["accuracy"] == pytest.approx(4 / 6)
     assert s["precision ballet"] == pytest.approx(1.0)
     assert s["precision zumba"] == pytest.approx(1 / 2)
@@ -30,15 +30,15 @@ def test_classification_scores_match_hand_counts() -> None:
 
 
 def test_classification_scores_give_nan_precision_for_a_never_predicted_style() -> None:
-    s = M.classification_scores([0, 1, 2], [0, 0, 0])
+    s = studies.style_classification.classification_scores([0, 1, 2], [0, 0, 0])
     assert math.isnan(s["precision zumba"]) and s["precision ballet"] == pytest.approx(1 / 3)
 
 
 def test_classification_scores_refuse_empty_and_mismatched_input() -> None:
     with pytest.raises(MetricError):
-        M.classification_scores([], [])
+        studies.style_classification.classification_scores([], [])
     with pytest.raises(MetricError):
-        M.classification_scores([0, 1], [0])
+        studies.style_classification.classification_scores([0, 1], [0])
 
 
 def _table(styles: list[int], preds: list[int], confidence: list[float]) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def _table(styles: list[int], preds: list[int], confidence: list[float]) -> pd.D
         probs[i] = (1 - c) / 2
         probs[i, p] = c
     t = pd.DataFrame({"clip": range(len(styles)), "start": 0, "style": styles, "predicted": preds})
-    for j, name in enumerate(data.STYLES):
+    for j, name in enumerate(config.STYLES):
         t[f"p_{name}"] = probs[:, j]
     return t
 
@@ -55,7 +55,7 @@ def _table(styles: list[int], preds: list[int], confidence: list[float]) -> pd.D
 def test_scores_over_seeds_is_tidy_with_one_row_per_system_seed_metric() -> None:
     a = _table([0, 1, 2], [0, 1, 2], [0.9, 0.9, 0.9])
     b = _table([0, 1, 2], [0, 0, 2], [0.9, 0.9, 0.9])
-    tidy = M.scores_over_seeds({("paper", 0): a, ("paper", 1): b})
+    tidy = studies.style_classification.scores_over_seeds({("paper", 0): a, ("paper", 1): b})
     assert list(tidy.columns) == ["system", "seed", "metric", "value"]
     acc = tidy[tidy["metric"] == "accuracy"].set_index("seed")["value"]
     assert acc[0] == pytest.approx(1.0) and acc[1] == pytest.approx(2 / 3)
@@ -64,11 +64,13 @@ def test_scores_over_seeds_is_tidy_with_one_row_per_system_seed_metric() -> None
 
 def test_misclassified_windows_returns_only_wrong_rows_most_confident_first() -> None:
     t = _table([0, 0, 1, 2, 2], [0, 2, 1, 0, 1], [0.9, 0.5, 0.8, 0.95, 0.6])
-    wrong = M.misclassified_windows(t, n=5)
+    wrong = studies.style_classification.misclassified_windows(t, n=5)
     assert list(wrong["clip"]) == [3, 4, 1]
     assert (wrong["style"] != wrong["predicted"]).all()
-    assert list(M.misclassified_windows(t, n=5, true_style=2)["clip"]) == [3, 4]
-    assert M.misclassified_windows(_table([0], [0], [0.9])).empty
+    assert list(
+        studies.style_classification.misclassified_windows(t, n=5, true_style=2)["clip"]
+    ) == [3, 4]
+    assert studies.style_classification.misclassified_windows(_table([0], [0], [0.9])).empty
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +82,13 @@ def test_style_predictions_tile_each_test_clip_into_model_windows(store) -> None
     cfg = config.preset("smoke").style
     torch.manual_seed(0)
     model = StyleExtractor(cfg)
-    table = M.style_predictions(model, store, "test")
+    table = studies.style_classification.style_predictions(model, store, "test")
     clips = store.clip_indices("test")
     frames = store.clips_table["frames"].to_numpy()[clips]
     assert len(table) == int((frames // cfg.window).sum())
     assert set(table["clip"]) <= set(clips.tolist())
     assert (table["start"] % cfg.window == 0).all()
-    probs = table[[f"p_{s}" for s in data.STYLES]].to_numpy()
+    probs = table[[f"p_{s}" for s in config.STYLES]].to_numpy()
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
     assert (table["predicted"].to_numpy() == probs.argmax(1)).all()
     assert np.stack(table["code"]).shape == (len(table), cfg.code_dim)
@@ -102,7 +104,7 @@ def _fake_run(runs_dir, name, cfg, data_dir, step):
     path = runs_dir / name
     path.mkdir(parents=True)
     config.to_yaml(cfg, path / "config.yaml")
-    info = {"stage": "decomp", "data": train._data_identity(data_dir)}
+    info = {"stage": "decomp", "data": data.data_identity(data_dir)}
     (path / "run.json").write_text(json.dumps(info))
     (path / train.DONE_MARKER).write_text(json.dumps({"step": step}))
     return path
@@ -153,13 +155,15 @@ def test_composed_styles_classifies_one_dance_per_sampled_clip(store) -> None:
     clf = M.DanceClassifier(M.DanceClassifierConfig())
     clf.set_scales(np.asarray(store.units("train")))
     gen = _EchoGenerator()
-    table = M.composed_styles(gen, store, clf, "test", per_style=1, seed=0)
+    table = studies.style_classification.composed_styles(
+        gen, store, clf, "test", per_style=1, seed=0
+    )
     clips = store.clip_indices("test")
     assert len(table) == len(set(store.clip_style[clips].tolist()))
     assert (store.clip_style[table["clip"].to_numpy()] == table["style"].to_numpy()).all()
     frames = store.clips_table["frames"].to_numpy()[table["clip"].to_numpy()]
     assert gen.heard == frames.tolist()  # each dance was composed for its own clip's music
-    probs = table[[f"p_{s}" for s in data.STYLES]].to_numpy()
+    probs = table[[f"p_{s}" for s in config.STYLES]].to_numpy()
     assert (table["predicted"].to_numpy() == probs.argmax(1)).all()
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from d2mlib import metrics
+from d2mlib import studies
 from d2mlib.errors import MetricError
 
 
@@ -16,7 +16,7 @@ def test_reconstruction_table_gives_hand_computed_errors_by_style():
     units[1] += 10.0  # the second unit sits 10 px away on every coordinate
     units[1, 2:] += 4.0  # and moves 4 px in its second half
     recon = units + 1.5  # off by 1.5 px everywhere
-    table = metrics.reconstruction_table(units, recon, [0, 2], mean_pose=np.zeros((14, 2)))
+    table = studies.training.reconstruction_table(units, recon, [0, 2], mean_pose=np.zeros((14, 2)))
     assert list(table.index) == ["ballet", "hiphop", "all"]
     assert table.loc["ballet", "model"] == pytest.approx(1.5)
     assert table.loc["ballet", "first pose held"] == pytest.approx(0.0)
@@ -28,7 +28,7 @@ def test_reconstruction_table_gives_hand_computed_errors_by_style():
 
 def test_reconstruction_table_rejects_mismatched_shapes():
     with pytest.raises(MetricError, match="differ"):
-        metrics.reconstruction_table(
+        studies.training.reconstruction_table(
             np.zeros((2, 4, 14, 2)), np.zeros((2, 5, 14, 2)), [0, 1], np.zeros((14, 2))
         )
 
@@ -38,7 +38,7 @@ def test_reconstruction_table_rejects_mismatched_shapes():
     [(1.0, "beats both"), (3.0, "beats the mean pose but not"), (9.0, "not yet beat either")],
 )
 def test_baseline_verdict_names_which_baselines_are_beaten(model, phrase):
-    assert phrase in metrics.baseline_verdict(model, first_pose=2.0, mean_pose=5.0)
+    assert phrase in studies.training.baseline_verdict(model, first_pose=2.0, mean_pose=5.0)
 
 
 def _dance_on_beats(beat_frames, n=60):
@@ -59,7 +59,7 @@ def test_held_out_summary_counts_heard_styles_and_beat_hits():
     on, off = _dance_on_beats([15, 30, 45]), _dance_on_beats([8, 22, 38])
     clips = [SimpleNamespace(style="zumba", poses=on, beat_times=beats) for _ in range(2)]
     dances = [SimpleNamespace(style="zumba", poses=off), SimpleNamespace(style="ballet", poses=on)]
-    table = metrics.held_out_summary(clips, dances)
+    table = studies.training.held_out_summary(clips, dances)
     assert list(table.index) == ["zumba"]
     row = table.loc["zumba"]
     assert row["clips"] == 2

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from d2mlib import config as C
-from d2mlib import precision as P
+from d2mlib import studies
 from d2mlib.errors import ConfigError
 from d2mlib.models import DecompStage, StyleStage, fast_rnn, make_rnn
-from d2mlib.models.dance_unit import autocast_for
-from d2mlib.timing import stage_config
+from d2mlib.models.rnn import autocast_for
+from d2mlib.timing import timed_config as stage_config
 from d2mlib.train import run_name
 from tests.test_models import one_thread  # noqa: F401  (autouse: 1 torch thread)
 
@@ -99,13 +99,13 @@ def test_default_precision_leaves_run_names_and_hashes_unchanged_but_bf16_change
 
 
 def test_precision_config_sets_the_stage_only_and_checks_its_arguments():
-    cfg = P.precision_config(C.preset("smoke"), "decomp", "bf16", 40)
+    cfg = studies.precision.precision_config(C.preset("smoke"), "decomp", "bf16", 40)
     assert cfg.train_decomp.precision == "bf16" and cfg.train_decomp.steps == 40
     assert cfg.train_decomp.val_every == 10 and cfg.train_style.precision == "fp32"
     with pytest.raises(ConfigError, match="stage"):
-        P.precision_config(C.preset("smoke"), "comp", "bf16", 40)
+        studies.precision.precision_config(C.preset("smoke"), "comp", "bf16", 40)
     with pytest.raises(ConfigError, match="steps"):
-        P.precision_config(C.preset("smoke"), "decomp", "bf16", 0)
+        studies.precision.precision_config(C.preset("smoke"), "decomp", "bf16", 0)
 
 
 def _curves(scale: float) -> pd.DataFrame:
@@ -120,29 +120,33 @@ def _curves(scale: float) -> pd.DataFrame:
 
 
 def test_precision_gap_on_curves_whose_gap_is_known():
-    gap = P.precision_gap(_curves(1.1))
+    gap = studies.precision.precision_gap(_curves(1.1))
     assert gap["train_max"] == pytest.approx(0.1) and gap["train_mean"] == pytest.approx(0.1)
     assert gap["val_last"] == pytest.approx(0.1)
-    same = P.precision_gap(_curves(1.0))
+    same = studies.precision.precision_gap(_curves(1.0))
     assert same == {"train_max": 0.0, "train_mean": 0.0, "val_last": 0.0}
-    zero = P.precision_gap(_curves(1.1), term="zero")  # a term that is 0 in both: no gap
+    zero = studies.precision.precision_gap(
+        _curves(1.1), term="zero"
+    )  # a term that is 0 in both: no gap
     assert zero["train_max"] == 0.0 and zero["val_last"] == 0.0
-    seed = P.precision_gap(_curves(1.1), other="fp32, next seed")
+    seed = studies.precision.precision_gap(_curves(1.1), other="fp32, next seed")
     assert seed["train_max"] == pytest.approx(0.5) and seed["val_last"] == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="no 'nope' rows"):
-        P.precision_gap(_curves(1.0), term="nope")
+        studies.precision.precision_gap(_curves(1.0), term="nope")
     with pytest.raises(ConfigError, match="'fp16'"):
-        P.precision_gap(_curves(1.0), other="fp16")
+        studies.precision.precision_gap(_curves(1.0), other="fp16")
 
 
 def test_precision_curves_trains_both_precisions_and_another_seed(smoke_data, tmp_path):
-    curves = P.precision_curves(C.preset("smoke"), smoke_data, tmp_path, "decomp", steps=10)
-    assert set(curves["run"]) == set(P.RUNS)
+    curves = studies.precision.precision_curves(
+        C.preset("smoke"), smoke_data, tmp_path, "decomp", steps=10
+    )
+    assert set(curves["run"]) == set(studies.precision.RUNS)
     train = curves[(curves["split"] == "train") & (curves["term"] == "total")]
     wide = train.pivot_table(index="step", columns="run", values="value")
     assert list(wide.index) == list(range(1, 11))  # every step is logged
     assert (wide["fp32"] != wide["bf16"]).any()  # really two precisions
-    bf16 = P.precision_gap(curves)["train_max"]
-    seed = P.precision_gap(curves, other="fp32, next seed")["train_max"]
+    bf16 = studies.precision.precision_gap(curves)["train_max"]
+    seed = studies.precision.precision_gap(curves, other="fp32, next seed")["train_max"]
     assert bf16 < 0.05 and seed > bf16  # another seed moves the curve more than bf16 does
     assert len(list(tmp_path.iterdir())) == 3  # three cached runs

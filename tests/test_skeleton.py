@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from d2mlib import skeleton
+from d2mlib import beats, skeleton
 from d2mlib.errors import DataError
 
 
@@ -84,12 +84,12 @@ def test_kinematic_beats_sit_at_the_pauses_of_an_eased_motion() -> None:
     pos = 40 * np.cos(np.pi * frames / 8)
     poses = np.repeat(still_pose()[None], 64, axis=0)
     poses[:, :, 0] += pos[:, None]
-    beats = skeleton.kinematic_beats(poses)
-    assert list(beats) == [8, 16, 24, 32, 40, 48, 56]
+    found = beats.kinematic_beats(poses)
+    assert list(found) == [8, 16, 24, 32, 40, 48, 56]
 
 
 def test_a_still_dance_has_no_kinematic_beats() -> None:
     rng = np.random.default_rng(2)
     poses = np.repeat(still_pose()[None], 64, axis=0) + rng.normal(0, 0.01, (64, 14, 2))
-    assert skeleton.kinematic_beats(poses).size == 0
-    assert skeleton.kinematic_beats(poses[:2]).size == 0
+    assert beats.kinematic_beats(poses).size == 0
+    assert beats.kinematic_beats(poses[:2]).size == 0

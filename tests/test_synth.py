@@ -1,4 +1,4 @@
-"""Tests of d2mlib.synth: the synthetic dance world (DESIGN.md section 4)."""
+"""Tests of d2mlib.synth: the synthetic dance world."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from d2mlib import skeleton, synth
+from d2mlib import beats, config, skeleton, synth
 from d2mlib.errors import ConfigError
 
 SMOKE = synth.synth_preset("smoke")
@@ -65,9 +65,8 @@ def test_unknown_preset_and_bad_fields_raise_config_errors_naming_them() -> None
 
 
 def test_styles_match_the_data_module_order() -> None:
-    from d2mlib import data
 
-    assert synth.STYLES == data.STYLES == ("ballet", "zumba", "hiphop")
+    assert synth.STYLES == config.STYLES == ("ballet", "zumba", "hiphop")
 
 
 # ----------------------------------------------------------------------------- clips
@@ -242,7 +241,7 @@ def test_kinematic_beats_fall_on_the_music_beats(smoke_clips) -> None:
     for style in synth.STYLES:
         hits, counts = [], []
         for clip in (c for c in smoke_clips if c.style == style):
-            kin = skeleton.kinematic_beats(clip.poses)
+            kin = beats.kinematic_beats(clip.poses)
             hits.append(_hit_rate(kin, clip.beat_frames, 1.0))
             counts.append(len(kin) / len(clip.beat_times))
         assert np.mean(hits) >= 0.8, (style, hits)
@@ -252,7 +251,7 @@ def test_kinematic_beats_fall_on_the_music_beats(smoke_clips) -> None:
 
 def test_a_dance_off_its_music_misses_the_beats() -> None:
     clip = synth.style_clip("hiphop", 11)
-    kin = skeleton.kinematic_beats(clip.poses)
+    kin = beats.kinematic_beats(clip.poses)
     period = 15 * 60 / clip.tempo
     assert _hit_rate(kin, clip.beat_frames, 1.0) >= 0.8
     assert _hit_rate(kin, clip.beat_frames + period / 2, 1.0) < 0.4
@@ -267,7 +266,7 @@ def test_librosa_beats_of_the_music_match_its_own_dance_better_than_another() ->
         c for c in _all_clips(dataclasses.replace(book, clips_per_style=10)) if c.clip in ("1", "3")
     ]
     assert len(clips) == 12
-    kin = [skeleton.kinematic_beats(c.poses) for c in clips]
+    kin = [beats.kinematic_beats(c.poses) for c in clips]
     tracked = [audio.beats(c.wav).times * 15 for c in clips]
     true = np.mean([_hit_rate(k, b, 2.0) for k, b in zip(kin, tracked, strict=True)])
     n = len(clips)

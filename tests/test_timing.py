@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from d2mlib import timing
+from d2mlib import config, data, timing
 from d2mlib.errors import ConfigError, DataError
 
 
@@ -192,7 +192,7 @@ def test_machine_info_describes_cpu_threads_torch_and_cuda() -> None:
 
 def test_machine_label_hashes_hostname_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("D2M_MACHINE", raising=False)
-    monkeypatch.setattr(timing.socket, "gethostname", lambda: "secret-host")
+    monkeypatch.setattr(timing.results.socket, "gethostname", lambda: "secret-host")
     label = timing.machine_label()
     assert label.startswith("host-")
     assert "secret" not in label
@@ -438,15 +438,15 @@ def test_bench_loading_times_every_loader_from_store_and_naive(smoke_data) -> No
     df = timing.bench_loading(smoke_data, batch_size=4, workers=(0,), n_batches=2, repeats=2)
     _check(df, "loading", "samples/s")
     assert set(zip(df["stage"], df["variant"], strict=True)) == {
-        (k, v) for k in timing.LOADERS for v in ("store", "naive")
+        (k, v) for k in data.LOADERS for v in ("store", "naive")
     }
     assert (df["median"] > 0).all() and (df["workers"] == 0).all()
 
 
 @pytest.mark.parametrize("kind", ["sequence", "audio"])
 def test_naive_loaders_yield_batches_shaped_like_the_store_loaders(smoke_data, kind) -> None:
-    store = timing.make_loader(kind, "store", smoke_data, batch_size=4)
-    naive = timing.make_loader(kind, "naive", smoke_data, batch_size=4)
+    store = data.make_loader(kind, "store", smoke_data, batch_size=4)
+    naive = data.make_loader(kind, "naive", smoke_data, batch_size=4)
     a, b = next(iter(store)), next(iter(naive))
     assert [tuple(t.shape) for t in a] == [tuple(t.shape) for t in b]
     assert all(torch.isfinite(t.float()).all() for t in b)
@@ -456,13 +456,13 @@ def test_bench_training_splits_each_stage_into_phases_that_add_up() -> None:
     df = timing.bench_training(preset="smoke", batch_sizes=(2,), warmup=1, repeats=1, flops=True)
     _check(df, "training", "s")
     tr = df[df["benchmark"] == "training"]
-    assert set(tr["stage"]) == set(timing.STAGES)
+    assert set(tr["stage"]) == set(config.STAGES)
     for _, g in tr.groupby("stage"):
         m = g.set_index("phase")["median"]
         assert m["forward"] + m["backward"] + m["optimiser"] == pytest.approx(m["total"])
         assert m["backward"] > 0 and m["optimiser"] > 0
     flops = df[(df["benchmark"] == "flops") & (df["unit"] == "FLOP")]
-    assert set(flops["stage"]) == set(timing.STAGES) and (flops["median"] > 0).all()
+    assert set(flops["stage"]) == set(config.STAGES) and (flops["median"] > 0).all()
 
 
 def test_bench_naive_decomp_times_both_structures_side_by_side() -> None:
@@ -481,7 +481,7 @@ def test_bench_rnn_times_gru_and_lstm_for_each_stage() -> None:
     _check(df, "rnn", "s")
     total = df[df["phase"] == "total"]
     assert set(zip(total["stage"], total["rnn"], strict=True)) == {
-        (s, r) for s in timing.STAGES for r in ("gru", "lstm")
+        (s, r) for s in config.STAGES for r in ("gru", "lstm")
     }
 
 
@@ -498,7 +498,7 @@ def test_bench_loop_overhead_reports_bare_loop_and_overhead() -> None:
 def test_bench_data_wait_is_a_fraction_of_the_step(smoke_data) -> None:
     df = timing.bench_data_wait(smoke_data, preset="smoke", batch_size=4, steps=2)
     _check(df, "data_wait", "fraction")
-    assert set(df["stage"]) == set(timing.STAGES)
+    assert set(df["stage"]) == set(config.STAGES)
     assert ((df["median"] > 0) & (df["median"] < 1)).all()
 
 

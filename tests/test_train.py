@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from d2mlib import train
-from d2mlib.errors import CheckpointError, TrainingError
+from d2mlib import config, train
+from d2mlib.errors import CheckpointError, ConfigError, TrainingError
 
 
 @pytest.fixture(autouse=True)
@@ -223,12 +223,12 @@ def test_checkpoint_from_another_model_is_rejected(tmp_path):
 
 
 def test_resolve_device_auto_and_explicit():
-    assert train.resolve_device("cpu").type == "cpu"
+    assert config.resolve_device("cpu").type == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert train.resolve_device("auto").type == expected
+    assert config.resolve_device("auto").type == expected
     if not torch.cuda.is_available():
-        with pytest.raises(train.ConfigError, match="CUDA"):
-            train.resolve_device("cuda")
+        with pytest.raises(ConfigError, match="CUDA"):
+            config.resolve_device("cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available on this machine")
@@ -358,7 +358,7 @@ def smoke_data(tmp_path_factory) -> Path:
 def smoke_config(stage: str, steps: int = 4, **train_overrides):
     import dataclasses
 
-    cfg = train.make_config("smoke")
+    cfg = config.make_config("smoke")
     key = {"style": "train_style", "decomp": "train_decomp", "comp": "train_comp"}[stage]
     tcfg = dataclasses.replace(getattr(cfg, key), steps=steps, device="cpu", **train_overrides)
     return dataclasses.replace(cfg, **{key: tcfg})
@@ -410,7 +410,7 @@ def test_real_stages_train_with_finite_decreasing_losses(smoke_data, tmp_path):
     import dataclasses
 
     r = dataclasses.replace
-    cfg = train.make_config("smoke")
+    cfg = config.make_config("smoke")
     fast = {"lr": 3e-3, "log_every": 10, "device": "cpu"}
     cfg = r(
         cfg,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from d2mlib import config, train
+from d2mlib import config, generate, studies, train
 from d2mlib.errors import ConfigError
 
 
 def test_with_steps_sets_every_stage_and_none_keeps_the_config():
     cfg = config.preset("book")
-    assert train.with_steps(cfg, None) is cfg
-    short = train.with_steps(cfg, 7)
-    assert [short.train_for(s).steps for s in train.STAGES] == [7, 7, 7]
+    assert config.with_steps(cfg, None) is cfg
+    short = config.with_steps(cfg, 7)
+    assert [short.train_for(s).steps for s in config.STAGES] == [7, 7, 7]
     assert short.train_decomp.batch_size == cfg.train_decomp.batch_size
     assert train.run_name("decomp", short) != train.run_name("decomp", cfg)
 
@@ -20,7 +20,7 @@ def test_with_steps_sets_every_stage_and_none_keeps_the_config():
 @pytest.mark.parametrize("bad", [0, -3, True])
 def test_with_steps_rejects_non_positive_counts(bad):
     with pytest.raises(ConfigError, match="steps"):
-        train.with_steps(config.preset("smoke"), bad)
+        config.with_steps(config.preset("smoke"), bad)
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +39,20 @@ def test_evaluate_run_on_the_validation_split_matches_the_logged_best_validation
     losses = val[val["term"] == "loss"].set_index("step")["value"]
     best_step = losses.idxmin()
     logged = val[val["step"] == best_step].set_index("term")["value"]
-    got = train.evaluate_run(style_run.path, smoke_data, split="val", batch_size=8)
+    got = studies.training.evaluate_run(style_run.path, smoke_data, split="val", batch_size=8)
     assert set(got) == {"loss", "accuracy"}
     assert got["loss"] == pytest.approx(logged["loss"], rel=1e-4)
     assert got["accuracy"] == pytest.approx(logged["accuracy"], abs=1e-6)
 
 
 def test_evaluate_run_on_the_test_split_gives_an_accuracy_between_0_and_1(style_run, smoke_data):
-    got = train.evaluate_run(style_run.path, smoke_data, split="test")
+    got = studies.training.evaluate_run(style_run.path, smoke_data, split="test")
     assert 0.0 <= got["accuracy"] <= 1.0
     assert got["loss"] > 0
 
 
 def test_runs_overview_counts_steps_parameters_and_minutes(style_run):
-    table = train.runs_overview({"style": style_run})
+    table = studies.training.runs_overview({"style": style_run})
     row = table.loc["style"]
     assert row["steps"] == style_run.cfg.train_style.steps
     assert row["batch size"] == style_run.cfg.train_style.batch_size
@@ -71,7 +71,7 @@ def test_trained_decomposition_rebuilds_held_out_units_better_than_the_mean_pose
     import numpy as np
     import torch
 
-    from d2mlib import data, generate, metrics
+    from d2mlib import data
 
     torch.set_num_threads(1)
     cfg = config.preset("smoke")
@@ -91,7 +91,9 @@ def test_trained_decomposition_rebuilds_held_out_units_better_than_the_mean_pose
     held_out = np.asarray(store.units("test"))
     recon = generate.reconstruct_units(modules["dance_unit"], store.pose_normaliser, held_out)
     mean_pose = np.asarray(store.units("train")).reshape(-1, 14, 2).mean(0)
-    table = metrics.reconstruction_table(held_out, recon, store.unit_styles("test"), mean_pose)
+    table = studies.training.reconstruction_table(
+        held_out, recon, store.unit_styles("test"), mean_pose
+    )
     model, baseline = table.loc["all", "model"], table.loc["all", "mean pose"]
     # measured here: about 0.7 of the mean pose's error on the smoke data's 36 held-out units
     assert model < 0.8 * baseline, table

@@ -20,7 +20,7 @@ from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from d2mlib import viz  # noqa: E402
+from d2mlib import config, viz  # noqa: E402
 from d2mlib.errors import D2MError, DataError  # noqa: E402
 from d2mlib.skeleton import BONES, FPS  # noqa: E402
 
@@ -146,10 +146,10 @@ def test_plot_unit_defaults_to_eight_evenly_spaced_frames():
 
 
 def test_plot_units_grid_has_one_row_per_style_in_its_colour():
-    units = {s: np.stack([moving_dance(32), moving_dance(32) + 3]) for s in viz.STYLES}
+    units = {s: np.stack([moving_dance(32), moving_dance(32) + 3]) for s in config.STYLES}
     fig = viz.plot_units_grid(units, frames=4)
     assert len(fig.axes) == 3 * 2
-    for r, style in enumerate(viz.STYLES):
+    for r, style in enumerate(config.STYLES):
         for c in range(2):
             ax = fig.axes[2 * r + c]
             assert ax.get_title() == f"{style}, unit {c}"
@@ -245,7 +245,7 @@ Y_PRED += ["hiphop", "hiphop", "ballet"]
 
 
 def test_confusion_table_matches_a_hand_count():
-    table = viz.confusion_table(Y_TRUE, Y_PRED, viz.STYLES)
+    table = viz.confusion_table(Y_TRUE, Y_PRED, config.STYLES)
     expected = np.array([[3, 2, 0], [0, 3, 1], [1, 0, 2]])
     np.testing.assert_array_equal(table.to_numpy(), expected)
     assert list(table.index) == ["ballet", "zumba", "hiphop"]
@@ -258,11 +258,13 @@ def test_confusion_table_matches_a_hand_count():
 
 
 def test_confusion_table_takes_indices_and_rejects_unknown_labels():
-    idx = {s: i for i, s in enumerate(viz.STYLES)}
-    by_index = viz.confusion_table([idx[s] for s in Y_TRUE], [idx[s] for s in Y_PRED], viz.STYLES)
-    pd.testing.assert_frame_equal(by_index, viz.confusion_table(Y_TRUE, Y_PRED, viz.STYLES))
+    idx = {s: i for i, s in enumerate(config.STYLES)}
+    by_index = viz.confusion_table(
+        [idx[s] for s in Y_TRUE], [idx[s] for s in Y_PRED], config.STYLES
+    )
+    pd.testing.assert_frame_equal(by_index, viz.confusion_table(Y_TRUE, Y_PRED, config.STYLES))
     with pytest.raises(ValueError, match="tango"):
-        viz.confusion_table(["tango"], ["ballet"], viz.STYLES)
+        viz.confusion_table(["tango"], ["ballet"], config.STYLES)
 
 
 def annotation_grid(ax, n: int) -> np.ndarray:
@@ -275,7 +277,7 @@ def annotation_grid(ax, n: int) -> np.ndarray:
 
 
 def test_plot_confusion_rows_are_true_styles_and_percentages_sum_to_100():
-    table = viz.confusion_table(Y_TRUE, Y_PRED, viz.STYLES)
+    table = viz.confusion_table(Y_TRUE, Y_PRED, config.STYLES)
     fig = viz.plot_confusion(table, title="paper extractor")
     ax = fig.axes[0]
     grid = annotation_grid(ax, 3)
@@ -283,18 +285,18 @@ def test_plot_confusion_rows_are_true_styles_and_percentages_sum_to_100():
     np.testing.assert_allclose(grid[0], [60.0, 40.0, 0.0])
     assert ax.get_xlabel() == "predicted as"
     assert ax.get_ylabel() == "true style"
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(viz.STYLES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(config.STYLES)
     assert ax.get_title() == "paper extractor"
 
 
 def test_plot_confusion_by_prediction_and_by_count():
-    counts = viz.confusion_table(Y_TRUE, Y_PRED, viz.STYLES).to_numpy()
-    pred = annotation_grid(viz.plot_confusion(counts, viz.STYLES, normalise="pred").axes[0], 3)
+    counts = viz.confusion_table(Y_TRUE, Y_PRED, config.STYLES).to_numpy()
+    pred = annotation_grid(viz.plot_confusion(counts, config.STYLES, normalise="pred").axes[0], 3)
     np.testing.assert_allclose(pred.sum(axis=0), 100.0, atol=0.15)
-    raw = annotation_grid(viz.plot_confusion(counts, viz.STYLES, normalise=None).axes[0], 3)
+    raw = annotation_grid(viz.plot_confusion(counts, config.STYLES, normalise=None).axes[0], 3)
     np.testing.assert_array_equal(raw, counts)
     with pytest.raises(ValueError, match="normalise"):
-        viz.plot_confusion(counts, viz.STYLES, normalise="rows")
+        viz.plot_confusion(counts, config.STYLES, normalise="rows")
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -307,7 +309,7 @@ def three_clusters(seed: int = 0) -> tuple[np.ndarray, list[str]]:
     centres[1, 5] = 6.0
     centres[2, 9] = 6.0
     codes = np.concatenate([c + rng.normal(0.0, 0.3, size=(30, 20)) for c in centres])
-    return codes, [s for s in viz.STYLES for _ in range(30)]
+    return codes, [s for s in config.STYLES for _ in range(30)]
 
 
 def test_plot_embedding_2d_projects_three_clusters_apart():
@@ -315,21 +317,21 @@ def test_plot_embedding_2d_projects_three_clusters_apart():
     fig = viz.plot_embedding_2d(codes, styles)
     ax = fig.axes[0]
     points = {c.get_label(): np.asarray(c.get_offsets()) for c in ax.collections}
-    assert set(points) == set(viz.STYLES)
+    assert set(points) == set(config.STYLES)
     assert all(p.shape == (30, 2) for p in points.values())
     centroids = {s: p.mean(axis=0) for s, p in points.items()}
     spread = max(np.linalg.norm(p - centroids[s], axis=1).max() for s, p in points.items())
     gaps = [
         np.linalg.norm(centroids[a] - centroids[b])
-        for i, a in enumerate(viz.STYLES)
-        for b in viz.STYLES[i + 1 :]
+        for i, a in enumerate(config.STYLES)
+        for b in config.STYLES[i + 1 :]
     ]
     assert min(gaps) > 2 * spread
     assert ax.get_xlabel().startswith("PC1")
     colours = {
         c.get_label(): matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in ax.collections
     }
-    assert colours == {s: viz.STYLE_COLOURS[s].lower() for s in viz.STYLES}
+    assert colours == {s: viz.STYLE_COLOURS[s].lower() for s in config.STYLES}
 
 
 def test_pca_2d_explains_most_variance_of_planar_data_and_is_deterministic():
@@ -454,7 +456,7 @@ def test_viz_leaves_rcparams_alone_and_prints_nothing(capsys):
     before = dict(matplotlib.rcParams)
     viz.animate_dance(moving_dance(5), audio=tone(0.5))
     viz.plot_unit(moving_dance(8))
-    viz.plot_confusion(np.eye(3), viz.STYLES)
+    viz.plot_confusion(np.eye(3), config.STYLES)
     assert dict(matplotlib.rcParams) == before
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-from d2mlib import viz  # noqa: E402
+from d2mlib import config, viz  # noqa: E402
 
 
 def test_style_probs_bars_have_the_probabilities_and_style_colours() -> None:
@@ -21,9 +21,9 @@ def test_style_probs_bars_have_the_probabilities_and_style_colours() -> None:
     bars = ax.patches
     assert [round(b.get_width(), 6) for b in bars] == [0.2, 0.5, 0.3]
     assert [to_hex(b.get_facecolor()) for b in bars] == [
-        viz.STYLE_COLOURS[s].lower() for s in viz.STYLES
+        viz.STYLE_COLOURS[s].lower() for s in config.STYLES
     ]
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(viz.STYLES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(config.STYLES)
     assert ax.get_xlim() == (0.0, 1.0)
     assert {t.get_text() for t in ax.texts} == {"0.20", "0.50", "0.30"}
     plt.close(fig)

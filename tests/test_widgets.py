@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from IPython.display import HTML
 
-from d2mlib import widgets
+from d2mlib import data, widgets
 from d2mlib.errors import AudioError, ConfigError, DataError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -446,7 +446,7 @@ def test_clip_material_reads_the_clip_dance_audio_and_true_beats(smoke_data) -> 
     from d2mlib.data import read_dataset
 
     index = read_dataset(smoke_data, check_arrays=False)
-    poses, y, beats, name = widgets.clip_material(index, "zumba", 1)
+    poses, y, beats, name = data.clip_material(index, "zumba", 1)
     n_units = int(((index.units["style"] == "zumba") & (index.units["clip"] == "1")).sum())
     assert poses.shape[1:] == (14, 2) and poses.shape[0] % 32 == 0 and poses.shape[0] > 0
     assert n_units >= poses.shape[0] // 32
@@ -454,7 +454,7 @@ def test_clip_material_reads_the_clip_dance_audio_and_true_beats(smoke_data) -> 
     assert beats.size > 0 and np.all(np.diff(beats) > 0)
     assert name.startswith("zumba ")
     with pytest.raises(DataError, match="no clip 999"):
-        widgets.clip_material(index, "zumba", 999)
+        data.clip_material(index, "zumba", 999)
 
 
 @pytest.mark.slow

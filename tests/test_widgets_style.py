@@ -1,4 +1,4 @@
-"""widgets.window_material and widgets.style_explorer (the style chapters)."""
+"""data.window_material and widgets.style_explorer (the style chapters)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def index(smoke_data):
 
 def test_window_material_cuts_the_clips_poses_and_audio_to_the_window(index) -> None:
     row = int(np.flatnonzero(index.clips["style"] == "zumba")[1])
-    poses, wav, name = widgets.window_material(index, row, 30, 30)
-    full, y, _, _ = widgets.clip_material(index, "zumba", 1)
+    poses, wav, name = data.window_material(index, row, 30, 30)
+    full, y, _, _ = data.clip_material(index, "zumba", 1)
     assert poses.shape == (30, 14, 2)
     np.testing.assert_array_equal(poses, full[30:60])
     assert wav is not None and len(wav) == 30 * audio.HOP

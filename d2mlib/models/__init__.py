@@ -7,7 +7,8 @@ Each model module also holds its training stage (the trainer protocol of `d2mlib
 import torch
 
 from d2mlib.models.composer import Composer, CompStage
-from d2mlib.models.dance_unit import DanceUnit, DecompStage, Gaussian, fast_rnn, make_rnn
+from d2mlib.models.dance_unit import DanceUnit, DecompStage, Gaussian
+from d2mlib.models.rnn import fast_rnn, make_rnn
 from d2mlib.models.style import StyleExtractor, StyleStage
 
 __all__ = [

@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from d2mlib.config import ComposerConfig, Config, resolve_device
-from d2mlib.models.dance_unit import DanceUnit, Gaussian, make_rnn, mlp, run_rnn
+from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
+from d2mlib.models.rnn import make_rnn, run_rnn
 from d2mlib.models.style import StyleExtractor
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from d2mlib.config import Config, StyleConfig, resolve_device
-from d2mlib.models.dance_unit import autocast_for, full, make_rnn, run_rnn
+from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 
 
 class StyleExtractor(nn.Module):

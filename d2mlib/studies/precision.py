@@ -1,12 +1,14 @@
 """Does bfloat16 autocast train the same model as float32?
 
 `TrainConfig.precision = "bf16"` runs a stage's forward passes under bfloat16 autocast: the matrix
-products (the recurrences' included, see `d2mlib.models.dance_unit.fast_rnn`) take bfloat16
+products (the recurrences' included, see `d2mlib.models.rnn.fast_rnn`) take bfloat16
 operands, while states, gates, losses and optimiser stay float32. On a CPU with bfloat16
 instructions that speeds up a paper-size decomposition step (the timing chapter measures by how
 much). Speed only counts if the training is unchanged, so `precision_curves` trains the same stage
 twice, same seed and same batches, once per precision, and once more in fp32 from another seed; `precision_gap` measures how far the bf16 curve is from
 the fp32 one, and, as the yardstick, how far the other seed's is.
+
+(book/timing.md)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from d2mlib.errors import ConfigError
+from d2mlib.train.runs import train_stage
 
 PRECISION_STAGES = ("style", "decomp")
 
@@ -60,7 +63,6 @@ def precision_curves(
     """Loss curves of `stage` trained three times (RUNS): fp32 and bf16 from the stage's seed on
     the same batches, and fp32 from the next seed. Tidy rows (run, step, epoch, split, term,
     value); runs are cached like any other."""
-    from d2mlib.train import train_stage
 
     frames = []
     for run_name in RUNS:

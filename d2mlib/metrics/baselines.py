@@ -1,0 +1,93 @@
+"""The evaluation's bounds that are not models: retrieval of a training dance for similar music,
+random units chained, and real units passed through the dance-unit VAE (a ceiling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch import nn
+
+from d2mlib import skeleton
+from d2mlib.generate import reconstruct_units
+from d2mlib.metrics.eval_data import EvalData
+from d2mlib.validate import _fail, check_dance
+
+
+def chain_units(units: Sequence[np.ndarray], frames: int | None = None) -> np.ndarray:
+    """Concatenate dance pieces, translating each so it starts where the previous one ended.
+
+    Each piece is shifted so that the mean position of its first pose equals the mean
+    position of the previous piece's last pose; the result is cut to `frames` if given.
+    """
+    if not units:
+        raise _fail("chain_units: empty set (no units)")
+    out = [check_dance(units[0], "chain_units[0]")]
+    for i, u in enumerate(units[1:], start=1):
+        u = check_dance(u, f"chain_units[{i}]")
+        shift = out[-1][-1].mean(axis=0) - u[0].mean(axis=0)
+        out.append(u + shift)
+    dance = np.concatenate(out)
+    return dance if frames is None else dance[:frames]
+
+
+def _music_key(feats: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    z = (np.asarray(feats, dtype=np.float64) - mean) / std
+    return np.concatenate([z.mean(axis=0), z.std(axis=0)])
+
+
+def retrieval_baseline(data: EvalData) -> list[np.ndarray]:
+    """Nearest-neighbour retrieval: for each piece, the training dance whose music is closest.
+
+    Music is compared by the mean and std over time of its normalised audio features (56
+    values); the retrieved dance is cut to (or chained up to) the real dance's length.
+    """
+    keys = np.stack([_music_key(a, data.audio_mean, data.audio_std) for a in data.train_audio])
+    out = []
+    for feats, real in zip(data.audio, data.dances, strict=True):
+        q = _music_key(feats, data.audio_mean, data.audio_std)
+        best = data.train_dances[int(np.argmin(np.sum((keys - q) ** 2, axis=1)))]
+        reps = -(-real.shape[0] // best.shape[0])
+        out.append(chain_units([best] * reps, real.shape[0]))
+    return out
+
+
+def random_units_baseline(
+    data: EvalData, seed: int, sample: int = 0, clips: Sequence[int] | None = None
+) -> list[np.ndarray]:
+    """Random units: training units drawn at random (any style) and chained to each piece's length.
+
+    For a given seed the first unit of each piece is fixed (the "initial pose"); `sample`
+    redraws the others, so that multimodality has a meaning here too. `clips` picks the
+    pieces (positions in `data`; default all).
+    """
+    n_units = data.train_units.shape[0]
+    out = []
+    for i in range(len(data.dances)) if clips is None else clips:
+        frames = data.dances[i].shape[0]
+        need = -(-frames // data.train_units.shape[1])
+        first = int(np.random.default_rng([seed, i]).integers(n_units))
+        rest = np.random.default_rng([seed, i, sample + 1]).integers(n_units, size=need - 1)
+        out.append(chain_units([data.train_units[first], *data.train_units[rest]], frames))
+    return out
+
+
+def unit_reconstruction_ceiling(
+    dance_unit: nn.Module, normaliser: skeleton.Normaliser, data: EvalData
+) -> list[np.ndarray]:
+    """Each evaluated real dance with every 32-frame unit replaced by its reconstruction through
+    the decomposition VAE (posterior means), in place (a reconstruction keeps its unit's
+    position): what a composer that found every unit's true movement code would reach, the
+    ceiling the decomposition sets for the composer. Frames after the last whole unit stay real."""
+
+    out = []
+    for i, real in enumerate(data.dances):
+        real = check_dance(real, f"dance {i}")
+        frames = skeleton.UNIT_FRAMES * (real.shape[0] // skeleton.UNIT_FRAMES)
+        if frames == 0:
+            raise _fail(f"dance {i}: {real.shape[0]} frames, shorter than one unit")
+        units = real[:frames].reshape(-1, skeleton.UNIT_FRAMES, *real.shape[1:]).astype(np.float32)
+        recon = reconstruct_units(dance_unit, normaliser, units).astype(np.float64)
+        out.append(np.concatenate([recon.reshape(frames, *real.shape[1:]), real[frames:]]))
+    return out

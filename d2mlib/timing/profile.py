@@ -1,0 +1,105 @@
+"""FLOP counts, a matrix-product roofline, and torch.profiler tables of one step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+from d2mlib.timing.measure import measure, sync_for
+from d2mlib.timing.results import machine_info, make_row, new_run_id, results_frame
+
+# Generic measurements: FLOPs, matmul peak, the profiler table
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of `fn` (forward and backward matmuls, convolutions, RNN cells)."""
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def bench_matmul(
+    size: int = 2048,
+    dtypes: Sequence[str] = ("float32", "bfloat16"),
+    device: str = "cpu",
+    warmup: int = 2,
+    repeats: int = 5,
+    info: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> pd.DataFrame:
+    """The machine's measured matmul FLOP/s: a (size x size) @ (size x size) torch.mm per dtype."""
+
+    info = info or machine_info()
+    run_id = run_id or new_run_id()
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    for name in dtypes:
+        dtype = getattr(torch, name)
+        a = torch.randn(size, size, generator=gen).to(device=device, dtype=dtype)
+        b = torch.randn(size, size, generator=gen).to(device=device, dtype=dtype)
+        flop = 2.0 * size**3
+        m = measure(lambda a=a, b=b: torch.mm(a, b), warmup, repeats, sync=sync_for(device))
+        variant = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(name, name)
+        rows.append(
+            make_row(
+                info,
+                run_id,
+                "matmul_peak",
+                "FLOP/s",
+                m.map(lambda s, f=flop: f / s),
+                device=device,
+                variant=variant,
+                batch_size=size,
+            )
+        )
+    return results_frame(rows)
+
+
+def profile_step(
+    step: Callable[[], Any],
+    warmup: int = 1,
+    device: str = "cpu",
+    row_limit: int | None = 25,
+) -> pd.DataFrame:
+    """torch.profiler's breakdown of one call of `step`, as a DataFrame sorted by self time.
+
+    Columns: op, calls, self_ms, total_ms (CPU; plus self_device_ms on CUDA) and share (of the
+    summed self time); times are milliseconds.
+    """
+
+    for _ in range(warmup):
+        step()
+    activities = [ProfilerActivity.CPU]
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        activities.append(ProfilerActivity.CUDA)
+    sync = sync_for(device)
+    with profile(activities=activities) as prof:
+        step()
+        if sync is not None:
+            sync()
+    records = []
+    for ev in prof.key_averages():
+        rec = {
+            "op": ev.key,
+            "calls": int(ev.count),
+            "self_ms": ev.self_cpu_time_total / 1e3,
+            "total_ms": ev.cpu_time_total / 1e3,
+        }
+        if cuda:
+            rec["self_device_ms"] = ev.self_device_time_total / 1e3
+        records.append(rec)
+    df = pd.DataFrame(records)
+    if df.empty:
+        return pd.DataFrame(columns=["op", "calls", "self_ms", "total_ms", "share"])
+    key = "self_device_ms" if cuda else "self_ms"
+    total = df[key].sum()
+    df["share"] = df[key] / total if total > 0 else 0.0
+    df = df.sort_values(key, ascending=False).reset_index(drop=True)
+    return df.head(row_limit) if row_limit else df
