@@ -21,7 +21,13 @@ import numpy as np
 from d2mlib import audio, skeleton
 from d2mlib.errors import DataError
 from d2mlib.skeleton import FPS, joint_speed, smooth
-from d2mlib.validate import _check_same_length, _check_times, _fail, check_dance, check_dance_set
+from d2mlib.validate import (
+    check_dance,
+    check_dance_set,
+    check_same_length,
+    check_times,
+    metric_error,
+)
 
 KIN_SMOOTHING = 3
 KIN_MIN_MOTION = 5.0
@@ -46,7 +52,7 @@ def kinematic_beat_times(
     """
     x = check_dance(poses, "kinematic beat poses")
     if not (np.isfinite(fps) and fps > 0):
-        raise _fail(f"kinematic_beat_times: fps must be positive, got {fps}")
+        raise metric_error(f"kinematic_beat_times: fps must be positive, got {fps}")
     idx = kinematic_beats(x, fps=fps, smoothing=smoothing, min_motion=min_motion)
     if idx.size == 0:
         return np.zeros(0, dtype=np.float64)
@@ -70,10 +76,10 @@ def _nearest_distance(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def beat_hits(kinematic: np.ndarray, music: np.ndarray, tolerance: float = HIT_TOLERANCE) -> int:
     """Number of kinematic beats within `tolerance` seconds of a musical beat."""
-    kin = _check_times(kinematic, "kinematic beats")
-    mus = _check_times(music, "musical beats")
+    kin = check_times(kinematic, "kinematic beats")
+    mus = check_times(music, "musical beats")
     if not tolerance >= 0:
-        raise _fail(f"tolerance must be >= 0 seconds, got {tolerance}")
+        raise metric_error(f"tolerance must be >= 0 seconds, got {tolerance}")
     if kin.size == 0 or mus.size == 0:
         return 0
     return int(np.count_nonzero(_nearest_distance(kin, mus) <= tolerance + 1e-9))
@@ -81,8 +87,8 @@ def beat_hits(kinematic: np.ndarray, music: np.ndarray, tolerance: float = HIT_T
 
 def beat_coverage(kinematic: np.ndarray, music: np.ndarray) -> float:
     """Beat coverage: kinematic beats / musical beats (NaN when the music has no beats)."""
-    kin = _check_times(kinematic, "kinematic beats")
-    mus = _check_times(music, "musical beats")
+    kin = check_times(kinematic, "kinematic beats")
+    mus = check_times(music, "musical beats")
     return float(kin.size / mus.size) if mus.size else float("nan")
 
 
@@ -93,7 +99,7 @@ def beat_hit_rate(
 
     A dance without kinematic beats (a frozen dance) hits nothing: 0.0 by definition.
     """
-    kin = _check_times(kinematic, "kinematic beats")
+    kin = check_times(kinematic, "kinematic beats")
     return beat_hits(kin, music, tolerance) / kin.size if kin.size else 0.0
 
 
@@ -110,11 +116,11 @@ def beat_align_score(
     0.0 for a frozen dance ("kinematic") and NaN for music without beats ("music").
     """
     if direction not in ("kinematic", "music"):
-        raise _fail(f"unknown BAS direction {direction!r}: expected 'kinematic' or 'music'")
+        raise metric_error(f"unknown BAS direction {direction!r}: expected 'kinematic' or 'music'")
     if not (np.isfinite(sigma) and sigma > 0):
-        raise _fail(f"BAS sigma must be positive seconds, got {sigma}")
-    kin = _check_times(kinematic, "kinematic beats")
-    mus = _check_times(music, "musical beats")
+        raise metric_error(f"BAS sigma must be positive seconds, got {sigma}")
+    kin = check_times(kinematic, "kinematic beats")
+    mus = check_times(music, "musical beats")
     over, to = (kin, mus) if direction == "kinematic" else (mus, kin)
     if over.size == 0:
         return 0.0 if direction == "kinematic" else float("nan")
@@ -144,11 +150,11 @@ def beat_metrics(
     """
     items = check_dance_set(dances, "beat metric dances")
     beats = list(music_beats)
-    _check_same_length(items, beats, "dances", "music beat arrays")
+    check_same_length(items, beats, "dances", "music beat arrays")
     n_kin = n_mus = n_hit = 0
     bas_k, bas_m = [], []
     for i, (dance, mb) in enumerate(zip(items, beats, strict=True)):
-        mus = _check_times(mb, f"musical beats[{i}]")
+        mus = check_times(mb, f"musical beats[{i}]")
         mus = mus[mus <= (dance.shape[0] - 1) / fps + 1e-9]
         kin = kinematic_beat_times(dance, fps, smoothing, min_motion)
         n_kin += kin.size

@@ -27,6 +27,7 @@ from d2mlib.config import make_config
 from d2mlib.data.layout import dataset_complete
 from d2mlib.data.writer import write_dataset
 from d2mlib.errors import AudioError, D2MError
+from d2mlib.train.cli import add_train_arguments
 from d2mlib.train.runs import train_stage
 from d2mlib.viz.animation import save_animation
 
@@ -61,6 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         make_config(args.preset, args.config, seed=args.seed),
         data_dir=args.data,
         runs_dir=args.out,
+        resume=not args.no_resume,
         device=args.device,
         progress=not args.quiet,
     )
@@ -140,15 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("train", help="train one stage (reuses a finished run with the same config)")
-    p.add_argument("stage", choices=("style", "decomp", "comp"))
-    p.add_argument("--preset", choices=("paper", "improved", "book", "smoke"), default="book")
-    p.add_argument("--config", type=Path, default=None, help="YAML config overriding the preset")
-    p.add_argument("--data", required=True, type=Path, help="dataset directory")
-    p.add_argument("--out", required=True, type=Path, help="runs directory")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
+    add_train_arguments(p, out_required=True)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("generate", help="compose a dance for an audio file")

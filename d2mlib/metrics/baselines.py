@@ -12,7 +12,7 @@ from torch import nn
 from d2mlib import skeleton
 from d2mlib.generate import reconstruct_units
 from d2mlib.metrics.eval_data import EvalData
-from d2mlib.validate import _fail, check_dance
+from d2mlib.validate import check_dance, metric_error
 
 
 def chain_units(units: Sequence[np.ndarray], frames: int | None = None) -> np.ndarray:
@@ -22,7 +22,7 @@ def chain_units(units: Sequence[np.ndarray], frames: int | None = None) -> np.nd
     position of the previous piece's last pose; the result is cut to `frames` if given.
     """
     if not units:
-        raise _fail("chain_units: empty set (no units)")
+        raise metric_error("chain_units: empty set (no units)")
     out = [check_dance(units[0], "chain_units[0]")]
     for i, u in enumerate(units[1:], start=1):
         u = check_dance(u, f"chain_units[{i}]")
@@ -86,7 +86,7 @@ def unit_reconstruction_ceiling(
         real = check_dance(real, f"dance {i}")
         frames = skeleton.UNIT_FRAMES * (real.shape[0] // skeleton.UNIT_FRAMES)
         if frames == 0:
-            raise _fail(f"dance {i}: {real.shape[0]} frames, shorter than one unit")
+            raise metric_error(f"dance {i}: {real.shape[0]} frames, shorter than one unit")
         units = real[:frames].reshape(-1, skeleton.UNIT_FRAMES, *real.shape[1:]).astype(np.float32)
         recon = reconstruct_units(dance_unit, normaliser, units).astype(np.float64)
         out.append(np.concatenate([recon.reshape(frames, *real.shape[1:]), real[frames:]]))

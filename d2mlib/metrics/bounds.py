@@ -21,7 +21,7 @@ from d2mlib.metrics.evaluation import (
     generator_sampler,
     summarise,
 )
-from d2mlib.validate import _check_same_length, _fail
+from d2mlib.validate import check_same_length, metric_error
 
 
 def per_seed_sampler(samplers: Sequence[DanceSampler]) -> DanceSampler:
@@ -29,7 +29,7 @@ def per_seed_sampler(samplers: Sequence[DanceSampler]) -> DanceSampler:
     ``samplers[s % len(samplers)]``, so the spread over seeds covers training and sampling."""
     items = list(samplers)
     if not items:
-        raise _fail("per_seed_sampler: empty set (no samplers)")
+        raise metric_error("per_seed_sampler: empty set (no samplers)")
 
     def sample(seed: int, k: int, clips: Sequence[int]) -> list[np.ndarray]:
         return items[int(seed) % len(items)](seed, k, clips)
@@ -46,7 +46,7 @@ def run_systems(
     for name, paths in runs.items():
         gens = [generate.DanceGenerator.from_run(p, device="cpu") for p in paths]
         if not gens:
-            raise _fail(f"run_systems: system {name!r} has no runs")
+            raise metric_error(f"run_systems: system {name!r} has no runs")
         out[name] = per_seed_sampler([generator_sampler(g, data, warp=warp) for g in gens])
     return out
 
@@ -88,7 +88,7 @@ def compare_to_reference(
     """
     summary = summarise(table)
     if reference not in set(summary["system"]):
-        raise _fail(f"compare_to_reference: no rows for reference system {reference!r}")
+        raise metric_error(f"compare_to_reference: no rows for reference system {reference!r}")
     ref = summary[summary["system"] == reference].set_index("metric")
     rows = []
     for row in summary[summary["system"] != reference].itertuples(index=False):
@@ -124,7 +124,7 @@ def describe_differences(comparison: pd.DataFrame, system: str) -> str:
     the seed spread, e.g. "2 of 12 metrics (fid, diversity)" or "none of the 12 metrics"."""
     rows = comparison[comparison["system"] == system]
     if rows.empty:
-        raise _fail(f"describe_differences: no comparison rows for system {system!r}")
+        raise metric_error(f"describe_differences: no comparison rows for system {system!r}")
     larger = rows.loc[rows["larger"].astype(bool), "metric"].tolist()
     total = len(rows)
     if not larger:
@@ -177,7 +177,7 @@ def beat_source_table(
     rows = []
     for system, items in dances.items():
         for source, beats in sources.items():
-            _check_same_length(items, beats, f"{system} dances", f"{source} beat arrays")
+            check_same_length(items, beats, f"{system} dances", f"{source} beat arrays")
             use = [i for i, b in enumerate(beats) if b is not None]
             if not use:
                 continue
@@ -226,7 +226,7 @@ def against_bounds(
     means = summarise(table).pivot(index="metric", columns="system", values="mean")
     for name in (system, *floors):
         if name not in means.columns:
-            raise _fail(f"against_bounds: no rows for system {name!r}")
+            raise metric_error(f"against_bounds: no rows for system {name!r}")
     rows = []
     for metric, direction in METRIC_DIRECTIONS.items():
         if metric not in means.index or not np.isfinite(means.loc[metric, system]):

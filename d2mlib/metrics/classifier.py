@@ -23,7 +23,7 @@ from d2mlib.errors import CheckpointError, ConfigError
 from d2mlib.train.checkpoints import epoch_seed, load_checkpoint
 from d2mlib.train.loop import LoopConfig, fit
 from d2mlib.train.runs import DONE_MARKER
-from d2mlib.validate import _check_same_length, _fail, check_dance_set
+from d2mlib.validate import check_dance_set, check_same_length, metric_error
 
 
 @dataclass(frozen=True)
@@ -199,13 +199,13 @@ def _eval_batches(
 def _check_labelled(dances: np.ndarray, styles: np.ndarray, name: str, num_styles: int) -> None:
     arr = np.asarray(dances)
     if arr.ndim != 4 or arr.shape[0] == 0 or arr.shape[2:] != (skeleton.NUM_JOINTS, 2):
-        raise _fail(f"{name}: expected dances (N > 0, T, 14, 2), got {arr.shape}")
+        raise metric_error(f"{name}: expected dances (N > 0, T, 14, 2), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise _fail(f"{name}: dances hold NaN or infinite values")
+        raise metric_error(f"{name}: dances hold NaN or infinite values")
     st = np.asarray(styles)
-    _check_same_length(arr, st, f"{name} dances", f"{name} styles")
+    check_same_length(arr, st, f"{name} dances", f"{name} styles")
     if st.size and (st.min() < 0 or st.max() >= num_styles):
-        raise _fail(
+        raise metric_error(
             f"{name}: style indices must lie in [0, {num_styles}), got {st.min()}..{st.max()}"
         )
 
@@ -241,7 +241,7 @@ def train_dance_classifier(
     _check_labelled(tr_x, tr_y, "training", config.num_styles)
     _check_labelled(va_x, va_y, "validation", config.num_styles)
     if tr_x.shape[0] < config.batch_size:
-        raise _fail(
+        raise metric_error(
             f"training: {tr_x.shape[0]} dances is fewer than one batch ({config.batch_size})"
         )
     cfg = dataclasses.asdict(config)

@@ -6,16 +6,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from d2mlib.validate import _fail
+from d2mlib.validate import metric_error
 
 
 def mean_and_spread(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0.0 for a single value) of finite values."""
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
     if arr.size == 0:
-        raise _fail("mean_and_spread: empty set (no values)")
+        raise metric_error("mean_and_spread: empty set (no values)")
     if not np.all(np.isfinite(arr)):
-        raise _fail("mean_and_spread: values hold NaN or infinite entries")
+        raise metric_error("mean_and_spread: values hold NaN or infinite entries")
     spread = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
     return float(arr.mean()), spread
 
@@ -25,9 +25,9 @@ def bootstrap(
 ) -> np.ndarray:
     """Values of `metric(indices)` over bootstrap resamples (with replacement) of n_items items."""
     if n_items < 1:
-        raise _fail("bootstrap: empty set (n_items < 1)")
+        raise metric_error("bootstrap: empty set (n_items < 1)")
     if n_resamples < 1:
-        raise _fail(f"bootstrap: n_resamples must be >= 1, got {n_resamples}")
+        raise metric_error(f"bootstrap: n_resamples must be >= 1, got {n_resamples}")
     rng = np.random.default_rng(seed)
     return np.array([metric(rng.integers(0, n_items, n_items)) for _ in range(n_resamples)])
 
@@ -42,11 +42,11 @@ def bootstrap_ci(
     """Percentile bootstrap confidence interval (low, high) of `statistic` over `values`."""
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
     if arr.size == 0:
-        raise _fail("bootstrap_ci: empty set (no values)")
+        raise metric_error("bootstrap_ci: empty set (no values)")
     if not np.all(np.isfinite(arr)):
-        raise _fail("bootstrap_ci: values hold NaN or infinite entries")
+        raise metric_error("bootstrap_ci: values hold NaN or infinite entries")
     if not 0 < level < 1:
-        raise _fail(f"bootstrap_ci: level must be in (0, 1), got {level}")
+        raise metric_error(f"bootstrap_ci: level must be in (0, 1), got {level}")
     stats = bootstrap(lambda idx: float(statistic(arr[idx])), arr.size, n_resamples, seed)
     alpha = (1.0 - level) / 2.0
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1.0 - alpha))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from d2mlib.validate import _check_features, _check_same_length, _fail
+from d2mlib.validate import check_features, check_same_length, metric_error
 
 
 def _mean_pairwise_distance(x: np.ndarray) -> float:
@@ -20,7 +20,7 @@ def diversity(features: np.ndarray) -> float:
 
     Identical dances score exactly 0. Needs at least 2 dances.
     """
-    x = _check_features(features, "diversity features", min_rows=2)
+    x = check_features(features, "diversity features", min_rows=2)
     x = x - x.mean(axis=0)  # distances are translation invariant; centring helps the rounding
     return _mean_pairwise_distance(x)
 
@@ -34,15 +34,17 @@ def multimodality(groups: np.ndarray | Sequence[np.ndarray]) -> float:
     """
     items = list(groups)
     if not items:
-        raise _fail("multimodality: empty set (no groups)")
+        raise metric_error("multimodality: empty set (no groups)")
     dims = set()
     values = []
     for i, g in enumerate(items):
-        x = _check_features(g, f"multimodality group {i}", min_rows=2)
+        x = check_features(g, f"multimodality group {i}", min_rows=2)
         dims.add(x.shape[1])
         values.append(_mean_pairwise_distance(x - x.mean(axis=0)))
     if len(dims) != 1:
-        raise _fail(f"multimodality: groups have mismatched feature dimensions {sorted(dims)}")
+        raise metric_error(
+            f"multimodality: groups have mismatched feature dimensions {sorted(dims)}"
+        )
     return float(np.mean(values))
 
 
@@ -51,16 +53,16 @@ def style_consistency(predicted: np.ndarray, target: np.ndarray) -> float:
     pred = np.asarray(predicted)
     tgt = np.asarray(target)
     if pred.ndim != 1 or tgt.ndim != 1:
-        raise _fail(
+        raise metric_error(
             f"style_consistency: expected 1-D label arrays, got {pred.shape} and {tgt.shape}"
         )
     if pred.size == 0:
-        raise _fail("style_consistency: empty set (no predictions)")
-    _check_same_length(pred, tgt, "predictions", "target styles")
+        raise metric_error("style_consistency: empty set (no predictions)")
+    check_same_length(pred, tgt, "predictions", "target styles")
     for arr, nm in ((pred, "predictions"), (tgt, "target styles")):
         if not np.issubdtype(arr.dtype, np.integer):
             if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
-                raise _fail(f"style_consistency: {nm} must be finite integers")
+                raise metric_error(f"style_consistency: {nm} must be finite integers")
             if not np.all(arr == np.round(arr)):
-                raise _fail(f"style_consistency: {nm} must be integer style indices")
+                raise metric_error(f"style_consistency: {nm} must be integer style indices")
     return float(np.mean(pred.astype(np.int64) == tgt.astype(np.int64)))

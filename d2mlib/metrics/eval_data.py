@@ -16,7 +16,7 @@ from d2mlib.beats import BAS_SIGMA, HIT_TOLERANCE, KIN_MIN_MOTION, KIN_SMOOTHING
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import ConfigError, MetricError
 from d2mlib.metrics.classifier import DanceClassifierConfig
-from d2mlib.validate import _check_times, _fail
+from d2mlib.validate import check_times, metric_error
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _wav_of(feature_path: str) -> Path | None:
     return wav if wav.is_file() else None
 
 
-def _meta_beats(feature_path: str) -> np.ndarray | None:
+def meta_beats(feature_path: str) -> np.ndarray | None:
     """The synthetic world's ground-truth beat times (meta.json beside the clip's aud/ folder)."""
     meta = Path(feature_path).parent.parent / "meta.json"
     if not meta.is_file():
@@ -105,7 +105,7 @@ def _meta_beats(feature_path: str) -> np.ndarray | None:
         times = json.loads(meta.read_text(encoding="utf-8"))["beat_times"]
     except (OSError, ValueError, KeyError) as exc:
         raise MetricError(f"unreadable beat_times ({exc})", meta) from exc
-    return _check_times(np.asarray(times, dtype=np.float64), str(meta))
+    return check_times(np.asarray(times, dtype=np.float64), str(meta))
 
 
 def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> EvalData:
@@ -118,16 +118,16 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
         keep = balanced_order(styles, config.max_clips)
         dances, styles, rows = [dances[i] for i in keep], styles[keep], rows[keep]
     if not dances:
-        raise _fail(f"no clips with dances in split {config.split!r} of {data_dir}")
+        raise metric_error(f"no clips with dances in split {config.split!r} of {data_dir}")
     wavs = [_wav_of(store.clips_table["audio"].iloc[i]) for i in rows]
     if config.music_beats == "meta":
-        beats = [_meta_beats(store.clips_table["audio"].iloc[i]) for i in rows]
+        beats = [meta_beats(store.clips_table["audio"].iloc[i]) for i in rows]
     else:
         beats = [None if w is None else music_beat_times(w) for w in wavs]
     reference, _, _ = _clip_dances(store, config.reference_split)
     train, _, train_rows = _clip_dances(store, "train")
     if not reference or not train:
-        raise _fail(
+        raise metric_error(
             f"no real dances in the {config.reference_split!r} or 'train' split of {data_dir}"
         )
     return EvalData(
@@ -150,7 +150,7 @@ def balanced_order(styles: np.ndarray, n: int | None = None) -> np.ndarray:
     the second of each, ...), each style in its original order: a capped subset stays balanced."""
     st = np.asarray(styles)
     if st.ndim != 1:
-        raise _fail(f"balanced_order: expected 1-D style labels, got {st.shape}")
+        raise metric_error(f"balanced_order: expected 1-D style labels, got {st.shape}")
     rank = np.zeros(st.size, dtype=np.int64)
     for value in np.unique(st):
         where = np.flatnonzero(st == value)

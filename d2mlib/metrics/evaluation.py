@@ -35,7 +35,7 @@ from d2mlib.metrics.eval_data import EvalConfig, EvalData, load_eval_data
 from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.metrics.frechet import fid_from_features
 from d2mlib.train.runs import DONE_MARKER
-from d2mlib.validate import _check_same_length, _fail
+from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
     from d2mlib.config import Config
@@ -106,7 +106,7 @@ def score_system(
     groups: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Every metric for one set of dances (one per evaluated piece of music)."""
-    _check_same_length(dances, data.dances, "generated dances", "pieces of music")
+    check_same_length(dances, data.dances, "generated dances", "pieces of music")
     emb = embed_dances(classifier, dances)
     out = {
         "fid": fid_from_features(ref.emb, emb.features),
@@ -145,7 +145,7 @@ sample 0 is scored, samples 1.. feed multimodality on the first few pieces only.
 
 def _check_sampled(dances: list[np.ndarray], n: int, system: str) -> list[np.ndarray]:
     if len(dances) != n:
-        raise _fail(
+        raise metric_error(
             f"mismatched lengths: system {system!r} returned {len(dances)} dances for {n} pieces"
         )
     return dances
@@ -212,9 +212,9 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, spread (sample std over seeds; 0 with one seed) and n per system and metric."""
     missing = set(TABLE_COLUMNS) - set(table.columns)
     if missing:
-        raise _fail(f"summarise: table lacks columns {sorted(missing)}")
+        raise metric_error(f"summarise: table lacks columns {sorted(missing)}")
     if table.empty:
-        raise _fail("summarise: empty table")
+        raise metric_error("summarise: empty table")
     out = []
     for (system, metric), g in table.groupby(["system", "metric"], sort=False):
         values = g["value"].to_numpy(dtype=np.float64)
@@ -317,7 +317,8 @@ def find_systems(
     return {name: newest[name][1] for name in sorted(newest, key=lambda n: (n != "full", n))}
 
 
-def _derived_seed(*key: int) -> int:
+def derived_seed(*key: int) -> int:
+    """A seed for one (system, seed, ...) combination, stable across runs."""
     return int(np.random.SeedSequence([int(k) for k in key]).generate_state(1)[0])
 
 
@@ -343,8 +344,8 @@ def generator_sampler(generator: DanceGenerator, data: EvalData, warp: bool = Tr
     def sample(seed: int, k: int, clips: Sequence[int]) -> list[np.ndarray]:
         out = []
         for i in clips:
-            pose = generator.initial_pose(_derived_seed(seed, i))
-            noise = _derived_seed(seed, i, k)
+            pose = generator.initial_pose(derived_seed(seed, i))
+            noise = derived_seed(seed, i, k)
             dance = generator.compose(musics[i], seed=noise, init_pose=pose, warp=warp)
             out.append(np.asarray(dance.poses, dtype=np.float64))
         return out

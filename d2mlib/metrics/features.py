@@ -11,7 +11,7 @@ import numpy as np
 from d2mlib import skeleton
 from d2mlib.metrics.diversity import diversity
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.validate import _check_features, _fail, check_dance, check_dance_set
+from d2mlib.validate import check_dance, check_dance_set, check_features, metric_error
 
 FEATURE_STD_FLOOR = 1e-8
 
@@ -27,7 +27,7 @@ def kinetic_features(poses: np.ndarray, fps: float = skeleton.FPS) -> np.ndarray
     """
     x = check_dance(poses, "kinetic_features poses", min_frames=3)
     if not (np.isfinite(fps) and fps > 0):
-        raise _fail(f"kinetic_features: fps must be positive, got {fps}")
+        raise metric_error(f"kinetic_features: fps must be positive, got {fps}")
     dt = 1.0 / fps
     v = np.diff(x, axis=0) / dt
     a = np.diff(v, axis=0) / dt
@@ -113,15 +113,15 @@ def feature_matrix(
         return np.stack([kinetic_features(d, fps) for d in items])
     if kind == "g":
         return np.stack([geometric_features(d) for d in items])
-    raise _fail(f"unknown feature kind {kind!r}: expected 'k' (kinetic) or 'g' (geometric)")
+    raise metric_error(f"unknown feature kind {kind!r}: expected 'k' (kinetic) or 'g' (geometric)")
 
 
 def normalise_by_real(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Normalise both feature sets by the real set's per-feature mean and std."""
-    real = _check_features(real, "real features")
-    fake = _check_features(fake, "generated features")
+    real = check_features(real, "real features")
+    fake = check_features(fake, "generated features")
     if real.shape[1] != fake.shape[1]:
-        raise _fail(
+        raise metric_error(
             f"mismatched feature dimensions: real {real.shape[1]}, generated {fake.shape[1]}"
         )
     mean = real.mean(axis=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from d2mlib.validate import _check_features, _fail
+from d2mlib.validate import check_features, metric_error
 
 FRECHET_EPS = 1e-6
 
@@ -30,13 +30,13 @@ def frechet_distance(
     s2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-        raise _fail(
+        raise metric_error(
             f"mismatched Gaussian shapes: means {mu1.shape}, {mu2.shape}, "
             f"covariances {s1.shape}, {s2.shape}"
         )
     for arr, nm in ((mu1, "mu1"), (mu2, "mu2"), (s1, "sigma1"), (s2, "sigma2")):
         if not np.all(np.isfinite(arr)):
-            raise _fail(f"{nm} holds NaN or infinite values")
+            raise metric_error(f"{nm} holds NaN or infinite values")
     s1 = 0.5 * (s1 + s1.T) + eps * np.eye(d)
     s2 = 0.5 * (s2 + s2.T) + eps * np.eye(d)
     w1, v1 = np.linalg.eigh(s1)
@@ -51,10 +51,10 @@ def frechet_distance(
 
 def fid_from_features(real: np.ndarray, fake: np.ndarray, eps: float = FRECHET_EPS) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (N, D) and (M, D)."""
-    real = _check_features(real, "real features", min_rows=2)
-    fake = _check_features(fake, "generated features", min_rows=2)
+    real = check_features(real, "real features", min_rows=2)
+    fake = check_features(fake, "generated features", min_rows=2)
     if real.shape[1] != fake.shape[1]:
-        raise _fail(
+        raise metric_error(
             f"mismatched feature dimensions: real {real.shape[1]}, generated {fake.shape[1]}"
         )
     return frechet_distance(

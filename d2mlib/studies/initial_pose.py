@@ -16,7 +16,7 @@ from d2mlib.metrics.confidence import mean_and_spread
 from d2mlib.metrics.diversity import style_consistency
 from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.studies.training import _joint_distance
-from d2mlib.validate import _check_same_length, _fail
+from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
     from d2mlib.generate import DanceGenerator
@@ -61,9 +61,9 @@ def initial_pose_study(
 
     seeds = [int(s) for s in seeds]
     if len(seeds) < 2 or not len(music):
-        raise _fail("initial_pose_study: needs at least 2 seeds and one piece of music")
+        raise metric_error("initial_pose_study: needs at least 2 seeds and one piece of music")
     tracks = [load_music(m) for m in music]
-    _check_same_length(tracks, list(music_styles), "music", "music styles")
+    check_same_length(tracks, list(music_styles), "music", "music styles")
     levels = sorted({0.0, *(float(s) for s in spreads)})
     dances: dict[tuple[float, int], list[np.ndarray]] = {}
     firsts: dict[tuple[float, int], np.ndarray] = {}

@@ -15,9 +15,9 @@ from torch import nn
 from d2mlib import generate, skeleton
 from d2mlib.config import STYLES
 from d2mlib.metrics.classifier import DanceClassifier, embed_dances
-from d2mlib.metrics.eval_data import _meta_beats
-from d2mlib.metrics.evaluation import TABLE_COLUMNS, _derived_seed
-from d2mlib.validate import _check_same_length, _fail
+from d2mlib.metrics.eval_data import meta_beats
+from d2mlib.metrics.evaluation import TABLE_COLUMNS, derived_seed
+from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
     from d2mlib.data.store import FeatureStore
@@ -44,7 +44,9 @@ def style_predictions(
             batches.append(store.normalise_audio(feats[start : start + window]))
             rows.append({"clip": int(clip), "start": start, "style": int(store.clip_style[clip])})
     if not rows:
-        raise _fail(f"style_predictions: no clip of split {split!r} holds {window} audio frames")
+        raise metric_error(
+            f"style_predictions: no clip of split {split!r} holds {window} audio frames"
+        )
     model.eval()
     codes, probs = [], []
     x = np.stack(batches)
@@ -68,8 +70,8 @@ def classification_scores(
     t = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(y_pred, dtype=np.int64)
     if t.size == 0:
-        raise _fail("classification_scores: empty set (no predictions)")
-    _check_same_length(t, p, "true styles", "predictions")
+        raise metric_error("classification_scores: empty set (no predictions)")
+    check_same_length(t, p, "true styles", "predictions")
     out = {"accuracy": float(np.mean(t == p))}
     for c in range(num_classes):
         name = STYLES[c] if c < len(STYLES) else str(c)
@@ -130,18 +132,18 @@ def composed_styles(
         mine = clips[store.clip_style[clips] == s]
         for c in np.sort(rng.choice(mine, min(int(per_style), len(mine)), replace=False)):
             feats = np.asarray(store.clip_audio(int(c)), np.float32)
-            beats = _meta_beats(store.clips_table["audio"].iloc[int(c)])
+            beats = meta_beats(store.clips_table["audio"].iloc[int(c)])
             music = generate.Music(
                 features=feats,
                 beat_times=np.zeros(0) if beats is None else np.asarray(beats, np.float64),
                 duration=len(feats) / skeleton.FPS,
                 source=f"clip {int(c)}",
             )
-            dance = generator.compose(music, seed=_derived_seed(seed, int(c)), warp=warp)
+            dance = generator.compose(music, seed=derived_seed(seed, int(c)), warp=warp)
             dances.append(np.asarray(dance.poses, np.float64))
             rows.append({"clip": int(c), "style": s})
     if not rows:
-        raise _fail(f"composed_styles: no clips in split {split!r}")
+        raise metric_error(f"composed_styles: no clips in split {split!r}")
     emb = embed_dances(classifier, dances)
     table = pd.DataFrame(rows)
     table["predicted"] = emb.predicted

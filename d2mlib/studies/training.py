@@ -19,9 +19,9 @@ from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
 from d2mlib.train.checkpoints import load_checkpoint
-from d2mlib.train.loop import _run_validation, _val_batches
-from d2mlib.train.runs import Run, _read_run, load_run
-from d2mlib.validate import _check_same_length, _fail, check_dance_set
+from d2mlib.train.loop import run_validation, validation_batches
+from d2mlib.train.runs import Run, load_run, read_run
+from d2mlib.validate import check_dance_set, check_same_length, metric_error
 
 
 def _joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,10 +42,12 @@ def reconstruction_table(
     y = check_dance_set(recon, "reconstructions")
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.shape != y.shape:
-        raise _fail(f"reconstruction_table: units {x.shape} and reconstructions {y.shape} differ")
+        raise metric_error(
+            f"reconstruction_table: units {x.shape} and reconstructions {y.shape} differ"
+        )
     mean_pose = np.asarray(mean_pose, np.float64).reshape(skeleton.NUM_JOINTS, 2)
     names = np.asarray([STYLES[int(s)] if not isinstance(s, str) else s for s in styles])
-    _check_same_length(x, names, "units", "styles")
+    check_same_length(x, names, "units", "styles")
     errors = {
         "model": np.abs(y - x).mean(axis=(1, 2, 3)),
         "first pose held": np.abs(x[:, :1] - x).mean(axis=(1, 2, 3)),
@@ -64,7 +66,7 @@ def baseline_verdict(model: float, first_pose: float, mean_pose: float) -> str:
     """A phrase comparing a reconstruction error with the two baselines' (smaller is better)."""
     values = (model, first_pose, mean_pose)
     if not all(np.isfinite(v) for v in values):
-        raise _fail(f"baseline_verdict: errors must be finite, got {values}")
+        raise metric_error(f"baseline_verdict: errors must be finite, got {values}")
     if model < first_pose and model < mean_pose:
         return "the VAE beats both baselines"
     if model < mean_pose:
@@ -77,9 +79,9 @@ def baseline_verdict(model: float, first_pose: float, mean_pose: float) -> str:
 def held_out_summary(clips: Sequence[object], dances: Sequence[object]) -> pd.DataFrame:
     """Per style: clips, how often the music was heard as its style, beat hit rates of the real
     and the composed dances (generate.HeldOutClip and generate.Dance pairs; pooled over clips)."""
-    _check_same_length(list(clips), list(dances), "clips", "dances")
+    check_same_length(list(clips), list(dances), "clips", "dances")
     if not len(clips):
-        raise _fail("held_out_summary: empty set (no clips)")
+        raise metric_error("held_out_summary: empty set (no clips)")
     rows = {}
     for style in [s for s in STYLES if any(c.style == s for c in clips)]:
         pairs = [(c, d) for c, d in zip(clips, dances, strict=True) if c.style == style]
@@ -106,15 +108,19 @@ def evaluate_run(
 ) -> dict[str, float]:
     """Mean validation terms (e.g. the style extractor's loss and accuracy) of a run on `split`."""
 
-    run = _read_run(Path(path))
+    run = read_run(Path(path))
     modules, cfg = load_run(run.path, which=which, device=device)
     deps = {k: modules[k] for k in DEPENDENCY_MODULES} if spec(run.stage).needs else None
     stage_obj = build_stage(run.stage, cfg, device, deps)
     for name, module in stage_obj.modules().items():
         module.load_state_dict(modules[name].state_dict())
     loader = split_loader(run.stage, cfg, FeatureStore.open(data_dir), split, batch_size)
-    values = _run_validation(
-        stage_obj, stage_obj.modules(), _val_batches(loader), max_batches, resolve_device(device)
+    values = run_validation(
+        stage_obj,
+        stage_obj.modules(),
+        validation_batches(loader),
+        max_batches,
+        resolve_device(device),
     )
     if not values:
         raise D2MError(f"split {split!r} yielded no batches", data_dir)

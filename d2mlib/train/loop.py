@@ -382,7 +382,7 @@ class _Fit:
         self.last_val_step = self.step
         self.sync_losses()
         if self.info.main:
-            values = _run_validation(
+            values = run_validation(
                 self.stage, self.modules, self.val_batches, self.loop.val_batches, self.device
             )
             for term, value in values.items():
@@ -476,7 +476,7 @@ def _close(bar: Any) -> None:
         bar.close()
 
 
-def _run_validation(
+def run_validation(
     stage: Stage,
     modules: Mapping[str, torch.nn.Module],
     val_batches: Callable[[], Iterable[Any]],
@@ -519,7 +519,7 @@ def _monitor_value(values: Mapping[str, float], monitor: str | None) -> float | 
     return float(sum(values.values()))
 
 
-def _epoch_batches(loader: Any) -> Callable[[int], Iterable[Any]]:
+def epoch_batches(loader: Any) -> Callable[[int], Iterable[Any]]:
     """epoch -> the loader's batches of that epoch (a function of the loader's seed and epoch)."""
 
     def batches(epoch: int) -> Iterable[Any]:
@@ -529,7 +529,9 @@ def _epoch_batches(loader: Any) -> Callable[[int], Iterable[Any]]:
     return batches
 
 
-def _val_batches(loader: Any) -> Callable[[], Iterable[Any]]:
+def validation_batches(loader: Any) -> Callable[[], Iterable[Any]]:
+    """() -> the loader's batches in its fixed epoch-0 order (for validation)."""
+
     def batches() -> Iterable[Any]:
         loader.set_epoch(0)
         return loader

@@ -28,7 +28,7 @@ from d2mlib.errors import CheckpointError, ConfigError, DataError
 from d2mlib.stages import build_stage, run_key, spec, train_loaders
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.distributed import DistInfo, _barrier, init_distributed
-from d2mlib.train.loop import FitResult, LoopConfig, _epoch_batches, _val_batches, fit
+from d2mlib.train.loop import FitResult, LoopConfig, epoch_batches, fit, validation_batches
 
 DONE_MARKER = "done"
 
@@ -105,7 +105,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _read_run(path: Path, cached: bool = True) -> Run:
+def read_run(path: Path, cached: bool = True) -> Run:
     """A Run object for an existing run directory."""
 
     path = Path(path)
@@ -148,7 +148,7 @@ def find_run(
         found.append((marker.stat().st_mtime, path))
     if not found:
         return None
-    return _read_run(max(found)[1])
+    return read_run(max(found)[1])
 
 
 def _open_store(data_dir: Path, info: DistInfo) -> Any:
@@ -299,7 +299,7 @@ def train_stage(
     if styles is not None:
         path = path.with_name(f"{path.name}-{'+'.join(styles)}")
     if resume and (path / DONE_MARKER).is_file():
-        return _read_run(path, cached=True)
+        return read_run(path, cached=True)
 
     deps: dict[str, Any] = {}
     dep_paths: dict[str, str] = {}
@@ -317,8 +317,8 @@ def train_stage(
     _barrier(info)
     result = fit(
         stage_obj,
-        _epoch_batches(train_loader),
-        None if val_loader is None else _val_batches(val_loader),
+        epoch_batches(train_loader),
+        None if val_loader is None else validation_batches(val_loader),
         path,
         _loop_config(tcfg, stage_obj, progress),
         seed=tcfg.seed,
@@ -337,7 +337,7 @@ def train_stage(
             {"step": result.step, "epoch": result.epoch, "seconds": result.seconds},
         )
     _barrier(info)
-    run = _read_run(path, cached=False)
+    run = read_run(path, cached=False)
     run.result = result
     run.step = result.step
     return run
@@ -353,7 +353,7 @@ def load_run(
     holds its frozen "style" and "dance_unit" modules, loaded from the style
     and decomposition runs beside it.
     """
-    run = _read_run(Path(path))
+    run = read_run(Path(path))
     ckpt = load_checkpoint(run.checkpoint_path(which), map_location="cpu")
     stage = ckpt.get("stage", run.stage)
     deps: dict[str, Any] = {}
@@ -419,7 +419,7 @@ def with_trained_decomp(cfg: Any, runs_dir: str | Path, data_dir: str | Path) ->
             continue
         if _read_json(path / "run.json").get("data") != want:
             continue
-        run = _read_run(path)
+        run = read_run(path)
         if run.cfg.dance_unit == cfg.dance_unit and (best is None or run.step > best[0]):
             best = (run.step, run.cfg)
     if best is None:
