@@ -124,6 +124,33 @@ def test_function_level_imports_are_in_the_graph(tmp_path: Path) -> None:
     assert imported("d2mlib.x", path, {"d2mlib", "d2mlib.audio"}) == {"d2mlib", "d2mlib.audio"}
 
 
+# Layers of ARCHITECTURE.md that must not reach upwards: package -> packages it never imports.
+FORBIDDEN = {
+    "d2mlib.models": ("data", "stages", "train", "generate", "metrics", "timing", "viz", "studies"),
+    "d2mlib.data": ("models", "stages", "train", "generate", "metrics", "timing", "studies"),
+    "d2mlib.stages": ("train", "generate", "metrics", "timing", "viz", "studies", "widgets"),
+    "d2mlib.train": ("generate", "metrics", "timing", "viz", "studies", "widgets"),
+    "d2mlib.viz": ("data", "train", "generate", "metrics", "timing", "studies", "widgets"),
+    "d2mlib.beats": ("data", "models", "train", "generate", "metrics", "studies", "widgets"),
+    "d2mlib.metrics": ("timing", "viz", "studies", "widgets"),
+    "d2mlib.studies": ("widgets",),
+}
+
+
+def test_lower_layers_do_not_import_upper_ones() -> None:
+    graph = import_graph()
+    found = []
+    for layer, banned in FORBIDDEN.items():
+        for module, targets in graph.items():
+            if module == layer or module.startswith(layer + "."):
+                found += [
+                    f"{module} -> {t}"
+                    for t in targets
+                    if any(t == f"d2mlib.{b}" or t.startswith(f"d2mlib.{b}.") for b in banned)
+                ]
+    assert found == []
+
+
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_module_within_size_limit(name: str) -> None:
     path = modules()[name]
