@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 from d2mlib._io import save_npy, write_text
 from d2mlib.errors import ConfigError, DataError
 from d2mlib.skeleton import NUM_JOINTS, POSE_DIM, UNIT_FRAMES, Normaliser
+from d2mlib.synth.config import WORLD_VERSION
 
 STYLES: tuple[str, ...] = ("ballet", "zumba", "hiphop")
 STYLE_INDEX: dict[str, int] = {s: i for i, s in enumerate(STYLES)}
@@ -299,7 +300,8 @@ def write_dataset(
     units_per_clip = int(config.units_per_clip)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
-    stamp = json.dumps({"preset": preset, "seed": seed}, sort_keys=True) + "\n"
+    marker = {"preset": preset, "seed": seed, "world": WORLD_VERSION}
+    stamp = json.dumps(marker, sort_keys=True) + "\n"
     write_text(out / WRITING, stamp)
 
     keys: list[tuple[str, str, str]] = []
@@ -386,8 +388,14 @@ def write_dataset(
 
 
 def dataset_complete(data_dir: str | Path) -> dict[str, Any] | None:
-    """The marker (preset, seed) of a complete synthetic dataset, or None."""
-    return _read_marker(Path(data_dir) / MARKER)
+    """The marker (preset, seed, world) of a complete dataset of the current world, or None.
+
+    None also when an older version of the synthetic world wrote it (no or another "world").
+    """
+    marker = _read_marker(Path(data_dir) / MARKER)
+    if marker is not None and marker.get("world", 1) != WORLD_VERSION:
+        return None
+    return marker
 
 
 def ensure_dataset(
@@ -408,7 +416,8 @@ def ensure_dataset(
                 data_dir / MARKER,
             )
         return data_dir
-    if (data_dir / LIST_DIR).is_dir() and not (data_dir / WRITING).exists():
+    stale = (data_dir / MARKER).exists()  # written by an older world: rewrite it
+    if (data_dir / LIST_DIR).is_dir() and not (data_dir / WRITING).exists() and not stale:
         return data_dir
     write_dataset(data_dir, preset=preset, seed=seed, progress=progress)
     return data_dir
