@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,21 @@ def _clip_meta(audio_path: str) -> dict[str, Any] | None:
     return meta
 
 
-def _load(index: DatasetIndex) -> list[dict[str, Any]]:
+@dataclass
+class CardClip:
+    """What the card reads of one clip."""
+
+    style: str
+    video: str
+    split: str  # "train", "val" or "test" (by video)
+    k: np.ndarray  # (n,) unit indices
+    units: np.ndarray  # (n, 32, 14, 2) poses in pixels
+    audio: np.ndarray  # (frames, 28) audio features
+    meta: dict[str, Any] | None = None  # the synthetic world's meta.json (with "beat_times")
+    wav: Path | None = None  # the clip's .wav, where there is one
+
+
+def _load(index: DatasetIndex) -> list[CardClip]:
     """Per clip: style, video, split, units (k, 32, 14, 2), audio features, meta."""
     clips = []
     units = index.units.sort_values(["style", "video", "clip", "k"])
@@ -108,19 +123,18 @@ def _load(index: DatasetIndex) -> list[dict[str, Any]]:
             _load_array(p, (skeleton.UNIT_FRAMES, skeleton.NUM_JOINTS, 2), "dance unit")
             for p in g["path"]
         ]
+        wav = Path(row.audio).with_name(Path(row.audio).name.replace("_fps15.npy", ".wav"))
         clips.append(
-            {
-                "style": row.style,
-                "video": row.video,
-                "split": row.split,
-                "k": g["k"].to_numpy(),
-                "units": np.stack(arrays),
-                "audio": _load_array(row.audio, None, "audio features"),
-                "meta": _clip_meta(row.audio),
-                "wav": Path(row.audio).with_name(
-                    Path(row.audio).name.replace("_fps15.npy", ".wav")
-                ),
-            }
+            CardClip(
+                style=row.style,
+                video=row.video,
+                split=row.split,
+                k=g["k"].to_numpy(),
+                units=np.stack(arrays),
+                audio=_load_array(row.audio, None, "audio features"),
+                meta=_clip_meta(row.audio),
+                wav=wav if wav.is_file() else None,
+            )
         )
     return clips
 
@@ -152,7 +166,7 @@ def _row(
     }
 
 
-def _counts(index: DatasetIndex, clips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _counts(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, Any]]:
     """Clips, videos, units and minutes per style; videos, clips and ambiguity per split."""
     rows = []
     c, u = index.clips, index.units
@@ -168,25 +182,21 @@ def _counts(index: DatasetIndex, clips: list[dict[str, Any]]) -> list[dict[str, 
         n_videos = cs[["style", "video"]].drop_duplicates().shape[0]
         rows.append(_row("videos", n_videos, split=split, note="independent samples"))
         rows.append(_row("clips", len(cs), split=split))
-        metas = [x["meta"] for x in clips if x["split"] == split and x["meta"] is not None]
+        metas = [x.meta for x in clips if x.split == split and x.meta is not None]
         if metas:
             share = np.mean([bool(m.get("borrowed")) for m in metas])
             rows.append(_row("ambiguous_share", share, split=split, note="clips that borrow"))
     return rows
 
 
-def _tempo_rows(index: DatasetIndex, clips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tempo_rows(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, Any]]:
     """Tempo range per style: the world's tempo (meta.json), else librosa's on up to 30 clips."""
     tempi = pd.DataFrame(
-        [
-            (x["style"], float(x["meta"]["tempo"]))
-            for x in clips
-            if x["meta"] and "tempo" in x["meta"]
-        ],
+        [(x.style, float(x.meta["tempo"])) for x in clips if x.meta and "tempo" in x.meta],
         columns=["style", "tempo"],
     )
     note = "meta.json"
-    if tempi.empty and any(x["wav"].is_file() for x in clips):
+    if tempi.empty and any(x.wav is not None for x in clips):
         from d2mlib.data import tracked_tempi  # librosa: only for datasets without meta
 
         tempi, note = tracked_tempi(index, max_clips=30), "librosa, up to 30 clips"
@@ -198,22 +208,22 @@ def _tempo_rows(index: DatasetIndex, clips: list[dict[str, Any]]) -> list[dict[s
     return rows
 
 
-def _style_accuracy(clips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _style_accuracy(clips: list[CardClip]) -> list[dict[str, Any]]:
     """Posture-only and music-only style classifiers, trained and scored on disjoint videos."""
     style_id = {s: i for i, s in enumerate(STYLES)}
-    train = [x for x in clips if x["split"] == "train"]
-    test = [x for x in clips if x["split"] != "train"]
+    train = [x for x in clips if x.split == "train"]
+    test = [x for x in clips if x.split != "train"]
     if not train or not test:
         return [_row("posture_style_accuracy", np.nan, note="needs train and held-out videos")]
 
-    def posture(group: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        x = np.concatenate([joint_angles(g["units"]).mean(axis=1) for g in group])
-        y = np.concatenate([[style_id[g["style"]]] * len(g["units"]) for g in group])
+    def posture(group: list[CardClip]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.concatenate([joint_angles(g.units).mean(axis=1) for g in group])
+        y = np.concatenate([[style_id[g.style]] * len(g.units) for g in group])
         return x, y
 
-    def music(group: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        x = np.stack([np.concatenate([g["audio"].mean(0), g["audio"].std(0)]) for g in group])
-        return x, np.array([style_id[g["style"]] for g in group])
+    def music(group: list[CardClip]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.stack([np.concatenate([g.audio.mean(0), g.audio.std(0)]) for g in group])
+        return x, np.array([style_id[g.style] for g in group])
 
     rows = []
     for name, feats in (("posture", posture), ("music", music)):
@@ -235,16 +245,16 @@ def clip_dance(units: np.ndarray, ks: np.ndarray) -> np.ndarray:
     return units[:n].reshape(-1, skeleton.NUM_JOINTS, 2)
 
 
-def _beat_rows(clips: list[dict[str, Any]], max_tracked: int) -> list[dict[str, Any]]:
+def _beat_rows(clips: list[CardClip], max_tracked: int) -> list[dict[str, Any]]:
     """Beat alignment of the dances against true beats (meta.json) or librosa's (.wav)."""
     dances, beats, sources = [], [], set()
     tracked = 0
     for x in clips:
-        dance = clip_dance(x["units"], x["k"])
-        if x["meta"] is not None and "beat_times" in x["meta"]:
-            times, source = np.asarray(x["meta"]["beat_times"], dtype=np.float64), "true beats"
-        elif x["wav"].is_file() and tracked < max_tracked:
-            times, source = metrics.music_beat_times(x["wav"]), "librosa beats"
+        dance = clip_dance(x.units, x.k)
+        if x.meta is not None and "beat_times" in x.meta:
+            times, source = np.asarray(x.meta["beat_times"], dtype=np.float64), "true beats"
+        elif x.wav is not None and tracked < max_tracked:
+            times, source = metrics.music_beat_times(x.wav), "librosa beats"
             tracked += 1
         else:
             continue
@@ -261,11 +271,11 @@ def _beat_rows(clips: list[dict[str, Any]], max_tracked: int) -> list[dict[str, 
 _BEAT_QUANTITIES = ("beat_hit_rate", "bas_kinematic", "bas_music")
 
 
-def _windows(x: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _windows(x: CardClip) -> tuple[np.ndarray, np.ndarray]:
     """Per 16-frame window of a clip's units: music log energy and dance log joint speed."""
     music, move = [], []
-    for k, unit in zip(x["k"], x["units"], strict=True):
-        frames = x["audio"][k * skeleton.UNIT_FRAMES : (k + 1) * skeleton.UNIT_FRAMES]
+    for k, unit in zip(x.k, x.units, strict=True):
+        frames = x.audio[k * skeleton.UNIT_FRAMES : (k + 1) * skeleton.UNIT_FRAMES]
         if len(frames) < skeleton.UNIT_FRAMES:
             continue
         speed = skeleton.joint_speed(unit)
@@ -291,12 +301,12 @@ def dependence(music: list[np.ndarray], move: list[np.ndarray], pairs: np.ndarra
     return float(np.sum(x * y) / denom) if denom > 0 else float("nan")
 
 
-def _dependence_rows(clips: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+def _dependence_rows(clips: list[CardClip], seed: int) -> list[dict[str, Any]]:
     """Music-movement dependence per style and overall, with the shuffled-music control."""
     rng = np.random.default_rng(seed)
     rows = []
     for style in [*STYLES, "all"]:
-        group = [x for x in clips if style in ("all", x["style"])]
+        group = [x for x in clips if style in ("all", x.style)]
         if len(group) < 2:
             continue
         music, move = zip(*(_windows(x) for x in group), strict=True)
@@ -325,9 +335,16 @@ def describe(data_dir: str | Path, seed: int = 0, max_tracked: int = 60) -> pd.D
     """
     index = read_dataset(data_dir, check_arrays=False)
     clips = _load(index)
-    rows = _counts(index, clips) + _tempo_rows(index, clips) + _style_accuracy(clips)
-    rows += _beat_rows(clips, max_tracked) + _dependence_rows(clips, seed)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    rows = _counts(index, clips) + _tempo_rows(index, clips)
+    return pd.concat(
+        [pd.DataFrame(rows, columns=COLUMNS), describe_clips(clips, seed, max_tracked)]
+    )
+
+
+def describe_clips(clips: list[CardClip], seed: int = 0, max_tracked: int = 60) -> pd.DataFrame:
+    """The card's baselines, beat alignment and music-movement dependence of loaded clips."""
+    rows = _style_accuracy(clips) + _beat_rows(clips, max_tracked) + _dependence_rows(clips, seed)
+    return pd.DataFrame(rows, columns=COLUMNS).reset_index(drop=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

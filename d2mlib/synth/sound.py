@@ -15,6 +15,8 @@ from d2mlib.synth.config import SAMPLE_RATE
 
 F32 = np.float32
 CHUNK = 32768  # samples placed at a time: the working arrays stay in cache
+MAX_SECONDS = 1.5  # a percussive or plucked note is cut (faded) after this long
+SUSTAINED = ("pad", "cello")  # these ring on until their next note
 _FADE = 0.008  # seconds of release before an event is cut by the next one
 
 
@@ -55,6 +57,11 @@ def voice(
     gaps = np.diff(np.append(starts, max(n, int(starts[-1]) + 1)))
     live = starts + gaps > 0  # events that end before the buffer starts are never heard
     starts, amps, f, gaps = starts[live], amps[live], f[live], gaps[live]
+    rests, rest_len = starts[:0], gaps[:0]
+    if kind not in SUSTAINED:  # a long-decayed note ends in a silent rest
+        cap = int(MAX_SECONDS * SAMPLE_RATE)
+        rests, rest_len = starts[gaps > cap] + cap, gaps[gaps > cap] - cap
+        gaps = np.minimum(gaps, cap)
     _, pitch = np.unique(f, axis=0, return_inverse=True)
     # lengths within 64 samples of each other (rounding, not rhythm) share a template
     lengths = np.unique(gaps)
@@ -77,7 +84,15 @@ def voice(
         wave = template(kind, tau, f[first[t]], rng, params)
         left = (shortest[t] - np.arange(longest[t])) * (1 / (_FADE * SAMPLE_RATE))
         bank[offsets[t] : offsets[t + 1]] = wave * np.clip(left, 0, 1).astype(F32)
-    return Voice(starts, amps.astype(F32), offsets[tid] - starts, bank)
+    base = offsets[tid] - starts
+    if len(rests):  # rests read zeros appended to the bank
+        bank = np.concatenate([bank, np.zeros(int(rest_len.max()), dtype=F32)])
+        starts = np.concatenate([starts, rests])
+        amps = np.concatenate([amps, np.zeros(len(rests))])
+        base = np.concatenate([base, offsets[-1] - rests])
+        order = np.argsort(starts, kind="stable")
+        starts, amps, base = starts[order], amps[order], base[order]
+    return Voice(starts, amps.astype(F32), base, bank)
 
 
 def template(
