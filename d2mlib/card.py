@@ -10,7 +10,8 @@ value, note), for any dataset in the original layout: synthetic, original or imp
 - ``posture_style_accuracy``: a logistic regression on the 8 mean joint angles of a unit,
   trained on the train split's videos, scored on the others (``posture_style_chance``:
   the largest style's share there). ``music_style_accuracy``: the same on a clip's mean and
-  standard deviation of the 28 audio features;
+  standard deviation of the 28 audio features; ``tempo_style_accuracy``: the same on the
+  world's tempo alone (synthetic only);
 - the dances' beat alignment (``beat_hit_rate``, ``bas_kinematic``, ``bas_music``) against
   the world's true beats where meta.json records them, else librosa's beats of the .wav;
 - ``music_movement_dependence``: the correlation, over half-unit windows (16 frames) centred
@@ -225,8 +226,15 @@ def _style_accuracy(clips: list[CardClip]) -> list[dict[str, Any]]:
         x = np.stack([np.concatenate([g.audio.mean(0), g.audio.std(0)]) for g in group])
         return x, np.array([style_id[g.style] for g in group])
 
+    def tempo(group: list[CardClip]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.array([[float(g.meta["tempo"])] for g in group])
+        return x, np.array([style_id[g.style] for g in group])
+
+    features = [("posture", posture), ("music", music)]
+    if all(x.meta is not None and "tempo" in x.meta for x in clips):
+        features.append(("tempo", tempo))
     rows = []
-    for name, feats in (("posture", posture), ("music", music)):
+    for name, feats in features:
         (xa, ya), (xb, yb) = feats(train), feats(test)
         acc = logistic_accuracy(xa, ya, xb, yb)
         note = (

@@ -171,7 +171,13 @@ class Run:
 
 
 def _plan_voices(
-    tl: Timeline, run: Run, tonal: dict[str, Any], n0: int, n: int, rng: np.random.Generator
+    tl: Timeline,
+    run: Run,
+    tonal: dict[str, Any],
+    n0: int,
+    n: int,
+    rng: np.random.Generator,
+    cache: dict[tuple, np.ndarray],
 ) -> list[Voice]:
     """Every instrument's events and templates over the buffer [n0, n0 + n) samples."""
     ins, rhythm = run.instruments, run.rhythm
@@ -189,36 +195,58 @@ def _plan_voices(
         return pats[name][slot] * vel * lv[name] * energy_gain(name, energy16, j == 0)
 
     if lv["kick"] > 0:
-        voices.append(voice("kick", t16, hits("kick"), n0, n, rng, **ins["kick"]))
+        voices.append(voice("kick", t16, hits("kick"), n0, n, rng, cache=cache, **ins["kick"]))
     if lv["snare"] > 0:
-        voices.append(voice("snare", t16, hits("snare"), n0, n, rng))
+        voices.append(voice("snare", t16, hits("snare"), n0, n, rng, cache=cache))
     for name, decay in (("hat", 0.03), ("openhat", 0.14)):
         if lv[name] > 0:
             att = ins["attack"].get(name, 0.001)
-            voices.append(voice("hat", t16, hits(name), n0, n, rng, decay=decay, attack=att))
+            voices.append(
+                voice("hat", t16, hits(name), n0, n, rng, cache=cache, decay=decay, attack=att)
+            )
     if lv["bass"] > 0:
         kind = ins["bass_kind"]
         root = chords16[:, 0] - 24 - 12 * (kind == "808")
         root = np.where(root < 28, root + 12, root)
         amps = hits("bass") if kind != "cello" else (slot == 0) * vel * lv["bass"]
         att = ins["attack"].get("bass", 0.0025)
-        voices.append(voice(kind, t16, amps, n0, n, rng, midi_hz(root), attack=att))
+        voices.append(voice(kind, t16, amps, n0, n, rng, midi_hz(root), cache=cache, attack=att))
     if lv["stab"] > 0:
         params = {"bright": float(ins["bright"]), "decay": ins["stab_decay"]}
         params["attack"] = ins["attack"].get("stab", 0.0025)
-        voices.append(voice("stab", t16, hits("stab") / 3, n0, n, rng, midi_hz(chords16), **params))
+        voices.append(
+            voice(
+                "stab", t16, hits("stab") / 3, n0, n, rng, midi_hz(chords16), cache=cache, **params
+            )
+        )
     if lv["pad"] > 0:
         pad = (slot == 0) * (lv["pad"] / 3) * energy_gain("pad", energy16, j == 0)
         voices.append(
-            voice("pad", t16, pad, n0, n, rng, midi_hz(chords16), attack=ins["pad_attack"])
+            voice(
+                "pad",
+                t16,
+                pad,
+                n0,
+                n,
+                rng,
+                midi_hz(chords16),
+                cache=cache,
+                attack=ins["pad_attack"],
+            )
         )
     if lv["arp"] > 0:
-        voices.append(_arp_voice(tl, run, tonal, n0, n, rng))
+        voices.append(_arp_voice(tl, run, tonal, n0, n, rng, cache))
     return [v for v in voices if v is not None]
 
 
 def _arp_voice(
-    tl: Timeline, run: Run, tonal: dict[str, Any], n0: int, n: int, rng: np.random.Generator
+    tl: Timeline,
+    run: Run,
+    tonal: dict[str, Any],
+    n0: int,
+    n: int,
+    rng: np.random.Generator,
+    cache: dict[tuple, np.ndarray],
 ) -> Voice | None:
     """The arpeggio: chord tones up (and down) on a grid of `arp_sub` notes per beat."""
     ins, rhythm = run.instruments, run.rhythm
@@ -236,7 +264,7 @@ def _arp_voice(
     accent = accent * energy_gain("arp", tl.bar_energy[tl.beat_bar[beat]], j == 0)
     params = {"bright": float(ins["bright"]), "decay": ins["arp_decay"]}
     params["attack"] = ins["attack"].get("arp", 0.0025)
-    return voice("arp", times, accent, n0, n, rng, midi_hz(note), **params)
+    return voice("arp", times, accent, n0, n, rng, midi_hz(note), cache=cache, **params)
 
 
 def render_run(
@@ -245,14 +273,18 @@ def render_run(
     tonal: dict[str, Any],
     mix: dict[str, float],
     rng: np.random.Generator,
+    cache: dict[tuple, np.ndarray],
 ) -> np.ndarray:
-    """Render the music of one run of clips: (samples,) float32 at 22050 Hz."""
+    """Render the music of one run of clips: (samples,) float32 at 22050 Hz.
+
+    `cache` holds the video's rendered templates (the runs of a video share most of them).
+    """
     rev = run.instruments["reverb"]
     s0 = int(round(run.t0 * SAMPLE_RATE))
     n_samples = int(round(run.t1 * SAMPLE_RATE)) - s0
     pre = 2 * int(rev["seconds"] * SAMPLE_RATE / 2)  # the run starts with a reverb tail
     n = pre + n_samples
-    voices = _plan_voices(tl, run, tonal, s0 - pre, n, rng)
+    voices = _plan_voices(tl, run, tonal, s0 - pre, n, rng, cache)
     y = mix_down(voices, n, mix["noise"], rng)
     add_reverb(y, float(rev["seconds"]), float(rev["wet"]), rng)
     y = y[pre:]

@@ -42,9 +42,14 @@ def voice(
     n: int,
     rng: np.random.Generator,
     freqs: np.ndarray | None = None,
+    *,
+    cache: dict[tuple, np.ndarray] | None = None,
     **params: float,
 ) -> Voice | None:
-    """Events of one instrument over the buffer [n0, n0 + n), with their templates."""
+    """Events of one instrument over the buffer [n0, n0 + n), with their templates.
+
+    `cache` (one per video) keeps rendered templates for the next buffer of the same video.
+    """
     starts = np.ceil(times * SAMPLE_RATE).astype(np.int64) - n0
     keep = (amps > 0) & (starts < n)
     if not np.any(keep):
@@ -57,10 +62,10 @@ def voice(
     gaps = np.diff(np.append(starts, max(n, int(starts[-1]) + 1)))
     live = starts + gaps > 0  # events that end before the buffer starts are never heard
     starts, amps, f, gaps = starts[live], amps[live], f[live], gaps[live]
-    rests, rest_len = starts[:0], gaps[:0]
+    rests = starts[:0]
     if kind not in SUSTAINED:  # a long-decayed note ends in a silent rest
         cap = int(MAX_SECONDS * SAMPLE_RATE)
-        rests, rest_len = starts[gaps > cap] + cap, gaps[gaps > cap] - cap
+        rests = starts[gaps > cap] + cap
         gaps = np.minimum(gaps, cap)
     _, pitch = np.unique(f, axis=0, return_inverse=True)
     # lengths within 64 samples of each other (rounding, not rhythm) share a template
@@ -79,20 +84,37 @@ def voice(
     first[tid[::-1]] = np.arange(len(tid))[::-1]  # an event of each template
     offsets = np.concatenate([[0], np.cumsum(longest)])
     bank = np.zeros(int(offsets[-1]), dtype=F32)
-    for t in range(n_t):
-        tau = np.arange(longest[t], dtype=F32) * F32(1 / SAMPLE_RATE)
-        wave = template(kind, tau, f[first[t]], rng, params)
+    cache = {} if cache is None else cache
+    for t in np.argsort(-longest, kind="stable"):  # the longest first: the shorter reuse it
+        wave = _cached(kind, int(longest[t]), f[first[t]], rng, params, cache)
         left = (shortest[t] - np.arange(longest[t])) * (1 / (_FADE * SAMPLE_RATE))
         bank[offsets[t] : offsets[t + 1]] = wave * np.clip(left, 0, 1).astype(F32)
     base = offsets[tid] - starts
-    if len(rests):  # rests read zeros appended to the bank
-        bank = np.concatenate([bank, np.zeros(int(rest_len.max()), dtype=F32)])
+    if len(rests):  # rests read the bank's last sample (a zero; place clamps), at velocity 0
+        bank = np.append(bank, F32(0))
         starts = np.concatenate([starts, rests])
         amps = np.concatenate([amps, np.zeros(len(rests))])
         base = np.concatenate([base, offsets[-1] - rests])
         order = np.argsort(starts, kind="stable")
         starts, amps, base = starts[order], amps[order], base[order]
     return Voice(starts, amps.astype(F32), base, bank)
+
+
+def _cached(
+    kind: str,
+    length: int,
+    freqs: np.ndarray,
+    rng: np.random.Generator,
+    params: dict[str, float],
+    cache: dict[tuple, np.ndarray],
+) -> np.ndarray:
+    """The first `length` samples of a template, rendered once per pitch and timbre."""
+    key = (kind, tuple(np.asarray(freqs).ravel().tolist()), tuple(sorted(params.items())))
+    wave = cache.get(key)
+    if wave is None or len(wave) < length:
+        tau = np.arange(length, dtype=F32) * F32(1 / SAMPLE_RATE)
+        wave = cache[key] = template(kind, tau, freqs, rng, params)
+    return wave[:length]
 
 
 def template(
@@ -146,6 +168,7 @@ def place(voice: Voice, c0: int, idx: np.ndarray, out: np.ndarray) -> None:
     counts = np.diff(np.append(bounds, size))
     lead = int(bounds[0])  # samples before the voice's first event: silent
     pos = np.repeat((voice.base[i0:i1] + c0).astype(np.int32), counts) + idx[lead:size]
+    np.minimum(pos, len(voice.bank) - 1, out=pos)  # a rest runs past its (one-sample) template
     out[lead:] += voice.bank[pos] * np.repeat(voice.amps[i0:i1], counts)
 
 

@@ -13,35 +13,40 @@ import numpy as np
 from d2mlib.synth.config import STYLES, TRAITS
 
 
+def _ballet_rhythm(rng: np.random.Generator) -> dict[str, Any]:
+    """Waltz (3/4) or march (4/4): kick on the downbeat, stabs on the other beats."""
+    meter = 3 if rng.random() < 0.55 else 4
+    n = meter * 4
+    beat = np.zeros(n)
+    beat[::4] = 1.0
+    kick = np.zeros(n)
+    kick[0] = 1.0
+    if meter == 4:
+        kick[8] = 0.5
+    stab = beat * 0.6
+    stab[0] = 0.0
+    pat = {
+        "kick": kick,
+        "snare": np.zeros(n),
+        "hat": beat * 0.35,
+        "openhat": np.zeros(n),
+        "stab": stab,
+        "bass": kick.copy(),
+    }
+    return {
+        "meter": meter,
+        "swing": 0.5,
+        "arp_sub": int(rng.choice([2, 3])),
+        "chord_bars": 1,
+        "variant": "waltz" if meter == 3 else "march",
+        "patterns": pat,
+    }
+
+
 def rhythm_traits(style: str, rng: np.random.Generator) -> dict[str, Any]:
     """Meter, swing, arpeggio grid and drum patterns on a 16th-note grid (meter * 4 slots)."""
     if style == "ballet":
-        meter = 3 if rng.random() < 0.55 else 4
-        n = meter * 4
-        beat = np.zeros(n)
-        beat[::4] = 1.0
-        kick = np.zeros(n)
-        kick[0] = 1.0
-        if meter == 4:
-            kick[8] = 0.5
-        stab = beat * 0.6
-        stab[0] = 0.0
-        pat = {
-            "kick": kick,
-            "snare": np.zeros(n),
-            "hat": beat * 0.35,
-            "openhat": np.zeros(n),
-            "stab": stab,
-            "bass": kick.copy(),
-        }
-        return {
-            "meter": meter,
-            "swing": 0.5,
-            "arp_sub": int(rng.choice([2, 3])),
-            "chord_bars": 1,
-            "variant": "waltz" if meter == 3 else "march",
-            "patterns": pat,
-        }
+        return _ballet_rhythm(rng)
     n = 16
     if style == "zumba":
         variant = "dembow" if rng.random() < 0.5 else "house"

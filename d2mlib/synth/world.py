@@ -33,7 +33,7 @@ from d2mlib.synth.config import (
     SynthConfig,
     check_style,
 )
-from d2mlib.synth.dance import render_dance
+from d2mlib.synth.dance import Dance, render_dance
 from d2mlib.synth.music import Run, Timeline, build_timeline, render_run
 from d2mlib.synth.traits import (
     NOTE_NAMES,
@@ -186,6 +186,7 @@ def _render_video(
         rng,
     )
     music_rng = np.random.default_rng(music_ss)
+    cache: dict[tuple, np.ndarray] = {}
     samples = frames_per_clip * HOP
     wav = np.concatenate(
         [
@@ -195,6 +196,7 @@ def _render_video(
                 tonal,
                 mix,
                 music_rng,
+                cache,
             )[: (b - a) * samples]
             for a, b in _runs(traits)
         ]
@@ -227,7 +229,7 @@ def _cut_clip(
     info: dict[str, Any],
     traits: _ClipTraits,
     tl: Timeline,
-    dance: Any,
+    dance: Dance,
     wav: np.ndarray,
     frames: int,
 ) -> Clip:
