@@ -6,7 +6,8 @@ value, note), for any dataset in the original layout: synthetic, original or imp
 - counts: clips, videos, units and minutes per style and per split (a split's videos are
   its independent samples), and the share of clips whose music borrows another style's
   traits (synthetic only);
-- tempo range per style (the world's tempo where meta.json records it, else librosa's);
+- tempo range per style (the world's tempo where meta.json records it, leaving out clips that
+  borrow another style's tempo; else librosa's);
 - ``posture_style_accuracy``: a logistic regression on the 8 mean joint angles of a unit,
   trained on the train split's videos, scored on the others (``posture_style_chance``:
   the largest style's share there). ``music_style_accuracy``: the same on a clip's mean and
@@ -192,11 +193,13 @@ def _counts(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, Any]]:
 
 def _tempo_rows(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, Any]]:
     """Tempo range per style: the world's tempo (meta.json), else librosa's on up to 30 clips."""
-    tempi = pd.DataFrame(
-        [(x.style, float(x.meta["tempo"])) for x in clips if x.meta and "tempo" in x.meta],
-        columns=["style", "tempo"],
-    )
-    note = "meta.json"
+    own = [  # a clip that borrows its tempo has another style's: left out of its own range
+        (x.style, float(x.meta["tempo"]))
+        for x in clips
+        if x.meta and "tempo" in x.meta and "tempo" not in (x.meta.get("borrowed") or {})
+    ]
+    tempi = pd.DataFrame(own, columns=["style", "tempo"])
+    note = "meta.json, clips that borrow tempo left out"
     if tempi.empty and any(x.wav is not None for x in clips):
         from d2mlib.data import tracked_tempi  # librosa: only for datasets without meta
 
