@@ -383,3 +383,30 @@ def test_posture_alone_is_near_chance_while_the_music_drives_the_movement(mid_wo
         shuffled = card[("music_movement_dependence_shuffled", style)]
         assert same >= shuffled + 0.3 and abs(shuffled) < 0.1, (style, same, shuffled)
     assert card[("beat_hit_rate", "all")] >= 0.9  # against the world's true beats
+
+
+# ----------------------------------------------------------------------------- the dataset's world
+
+
+def test_a_dataset_written_by_an_older_world_is_regenerated_not_skipped(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from d2mlib import cli, data
+
+    out = tmp_path / "smoke"
+    assert cli.main(["data", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    marker = out / data.MARKER
+    assert json.loads(marker.read_text())["world"] == synth.WORLD_VERSION
+    assert data.dataset_complete(out) is not None
+    capsys.readouterr()
+    assert cli.main(["data", "--preset", "smoke", "--out", str(out), "--if-missing"]) == 0
+    assert "nothing to do" in capsys.readouterr().out  # the current world: skipped
+    marker.write_text(json.dumps({"preset": "smoke", "seed": 0}))  # as the first world wrote it
+    assert data.dataset_complete(out) is None
+    assert (
+        cli.main(["data", "--preset", "smoke", "--out", str(out), "--if-missing", "--quiet"]) == 0
+    )
+    assert json.loads(marker.read_text())["world"] == synth.WORLD_VERSION  # written again
+    marker.write_text(json.dumps({"preset": "smoke", "seed": 0}))
+    assert data.ensure_dataset(out, "smoke", 0, progress=False) == out
+    assert json.loads(marker.read_text())["world"] == synth.WORLD_VERSION
