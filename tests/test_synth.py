@@ -388,6 +388,12 @@ def test_posture_alone_is_near_chance_while_the_music_drives_the_movement(mid_wo
 # ----------------------------------------------------------------------------- the dataset's world
 
 
+def _tree(root) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
 def test_a_dataset_written_by_an_older_world_is_regenerated_not_skipped(
     tmp_path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -401,12 +407,14 @@ def test_a_dataset_written_by_an_older_world_is_regenerated_not_skipped(
     capsys.readouterr()
     assert cli.main(["data", "--preset", "smoke", "--out", str(out), "--if-missing"]) == 0
     assert "nothing to do" in capsys.readouterr().out  # the current world: skipped
+    first = _tree(out)
     marker.write_text(json.dumps({"preset": "smoke", "seed": 0}))  # as the first world wrote it
     assert data.dataset_complete(out) is None
     assert (
         cli.main(["data", "--preset", "smoke", "--out", str(out), "--if-missing", "--quiet"]) == 0
     )
     assert json.loads(marker.read_text())["world"] == synth.WORLD_VERSION  # written again
+    assert _tree(out) == first  # same seed, same bytes
     marker.write_text(json.dumps({"preset": "smoke", "seed": 0}))
     assert data.ensure_dataset(out, "smoke", 0, progress=False) == out
     assert json.loads(marker.read_text())["world"] == synth.WORLD_VERSION
