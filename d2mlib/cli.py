@@ -35,6 +35,7 @@ EXIT_ERROR = 1
 DELEGATED = {  # sub-commands whose arguments the named module's main(argv) parses
     "evaluate": ("metrics", "main", "score the dataset and the trained systems (d2mlib.metrics)"),
     "bench": ("timing", "main", "time training, loading and inference (d2mlib.timing)"),
+    "describe": ("card", "main", "write a dataset's card: counts, baselines (d2mlib.card)"),
 }
 
 

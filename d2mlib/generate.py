@@ -45,7 +45,7 @@ class Dance:
 
     poses: np.ndarray = field(repr=False)
     beat_times: np.ndarray = field(repr=False)  # the music's beats, seconds
-    style_probs: np.ndarray  # (3,) probabilities over data.STYLES
+    style_probs: np.ndarray  # (3,) probabilities over config.STYLES
     style: str  # the predicted style
     seed: int
     duration: float  # seconds of music

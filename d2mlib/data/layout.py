@@ -11,6 +11,7 @@ from typing import Any
 
 from d2mlib.config import STYLES
 from d2mlib.errors import DataError
+from d2mlib.synth.config import WORLD_VERSION
 
 STYLE_INDEX: dict[str, int] = {s: i for i, s in enumerate(STYLES)}
 AUDIO_DIM = 28
@@ -72,14 +73,24 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
 
 
 def dataset_complete(data_dir: str | Path) -> dict[str, Any] | None:
-    """The marker (preset, seed) of a complete synthetic dataset, or None."""
-    return _read_marker(Path(data_dir) / MARKER)
+    """The marker (preset, seed, world) of a complete dataset of the current world, or None.
+
+    None also when an older version of the synthetic world wrote it (no or another "world").
+    """
+    marker = _read_marker(Path(data_dir) / MARKER)
+    if marker is not None and marker.get("world", 1) != WORLD_VERSION:
+        return None
+    return marker
 
 
 def data_identity(data_dir: str | Path) -> Any:
-    """What identifies a dataset: the synthetic marker (preset, seed) or the resolved path."""
+    """What identifies a dataset: the synthetic marker (preset, seed, world) or the resolved path."""
 
     marker = dataset_complete(data_dir)
     if marker is not None:
-        return {"preset": marker.get("preset"), "seed": marker.get("seed")}
+        return {
+            "preset": marker.get("preset"),
+            "seed": marker.get("seed"),
+            "world": marker.get("world", 1),
+        }
     return str(Path(data_dir).resolve())

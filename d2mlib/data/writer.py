@@ -223,7 +223,8 @@ def write_dataset(
     units_per_clip = int(config.units_per_clip)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
-    stamp = json.dumps({"preset": preset, "seed": seed}, sort_keys=True) + "\n"
+    marker = {"preset": preset, "seed": seed, "world": synth.WORLD_VERSION}
+    stamp = json.dumps(marker, sort_keys=True) + "\n"
     write_text(out / WRITING, stamp)
 
     keys: list[tuple[str, str, str]] = []
@@ -324,7 +325,8 @@ def ensure_dataset(
                 data_dir / MARKER,
             )
         return data_dir
-    if (data_dir / LIST_DIR).is_dir() and not (data_dir / WRITING).exists():
+    stale = (data_dir / MARKER).exists()  # written by an older world: rewrite it
+    if (data_dir / LIST_DIR).is_dir() and not (data_dir / WRITING).exists() and not stale:
         return data_dir
     write_dataset(data_dir, preset=preset, seed=seed, progress=progress)
     return data_dir

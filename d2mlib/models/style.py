@@ -65,7 +65,7 @@ class StyleExtractor(nn.Module):
 
     @torch.no_grad()
     def predict(self, audio: Tensor) -> Tensor:
-        """The predicted style index (B,) of each clip (index into d2mlib.data.STYLES)."""
+        """The predicted style index (B,) of each clip (index into d2mlib.config.STYLES)."""
         return self.logits(audio).argmax(-1)
 
 

@@ -138,7 +138,7 @@ def plot_features(feats: np.ndarray, ax: Axes | None = None, title: str = "") ->
 
 
 def plot_style_probs(probs: np.ndarray, ax: Axes | None = None, title: str | None = None) -> Figure:
-    """Horizontal bars: the predicted probability of each style (data.STYLES order), in its colour."""
+    """Horizontal bars: the predicted probability of each style (config.STYLES order), in its colour."""
     p = np.asarray(probs, dtype=float).reshape(-1)
     if p.size != len(STYLES):
         raise ValueError(f"need {len(STYLES)} probabilities (one per style), got {p.size}")

@@ -17,7 +17,7 @@ from d2mlib.widgets.panel import _WIDE, AUDIO_ACCEPT, BATCH_SIZES, HIDDEN_SIZES,
 
 
 def style_dropdown(value: str = "ballet", description: str = "style") -> widgets.Dropdown:
-    """Dropdown over the three styles (data.STYLES order)."""
+    """Dropdown over the three styles (config.STYLES order)."""
     if value not in STYLES:
         raise ConfigError(f"unknown style {value!r}; expected one of {', '.join(STYLES)}")
     return widgets.Dropdown(options=STYLES, value=value, description=description, style=_WIDE)
