@@ -202,7 +202,6 @@ def _tempo_rows(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, An
     tempi = pd.DataFrame(own, columns=["style", "tempo"])
     note = "meta.json, clips that borrow tempo left out"
     if tempi.empty and any(x.wav is not None for x in clips):
-
         tempi, note = tracked_tempi(index, max_clips=30), "librosa, up to 30 clips"
     rows = []
     for style in STYLES:
