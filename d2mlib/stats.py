@@ -180,23 +180,16 @@ def _validate(table: pd.DataFrame, baseline: str, alpha: float) -> pd.DataFrame:
         first = t.loc[bad].iloc[0]
         raise _fail(
             f"{int(bad.sum())} value(s) are missing or non-finite (first: system "
-            f"{first.system!r}, metric {first.metric!r}, seed {first.seed!r})"
+            f"{first['system']!r}, metric {first['metric']!r}, seed {first['seed']})"
         )
     t["value"] = values
     if t[["system", "metric", "seed"]].isna().any().any():
         raise _fail("system, metric and seed must not be empty")
-    systems = set(t["system"])
+    systems = set(t["system"].unique())
     if baseline not in systems:
         raise _fail(f"baseline {baseline!r} not among systems {sorted(map(str, systems))}")
-    dup = t.assign(clip=t["clip"].fillna("")).duplicated(["system", "metric", "seed", "clip"])
-    if dup.any():
-        first = t.loc[dup.to_numpy()].iloc[0]
-        raise _fail(
-            f"duplicate row for system {first.system!r}, metric {first.metric!r}, "
-            f"seed {first.seed!r}, clip {first.clip!r}"
-        )
-    base_metrics = set(t.loc[t["system"] == baseline, "metric"])
-    lacking = sorted(map(str, set(t["metric"]) - base_metrics))
+    base_metrics = set(t.loc[t["system"] == baseline, "metric"].unique())
+    lacking = sorted(map(str, set(t["metric"].unique()) - base_metrics))
     if lacking:
         raise _fail(f"metric(s) {', '.join(lacking)} have no rows for baseline {baseline!r}")
     kinds = t.assign(per_run=t["clip"].isna()).groupby(["metric"])["per_run"].nunique()
@@ -205,16 +198,28 @@ def _validate(table: pd.DataFrame, baseline: str, alpha: float) -> pd.DataFrame:
             f"metric {kinds[kinds > 1].index[0]!r} mixes per-run rows (clip empty) with "
             "per-clip rows"
         )
+    key = t["clip"].astype(object).where(t["clip"].notna(), "")
+    dup = t.assign(clip=key).duplicated(["system", "metric", "seed", "clip"]).to_numpy()
+    if dup.any():
+        first = t.loc[dup].iloc[0]
+        raise _fail(
+            f"duplicate row for system {first['system']!r}, metric {first['metric']!r}, "
+            f"seed {first['seed']}, clip {first['clip']}"
+        )
     return t
 
 
 def _grid(part: pd.DataFrame) -> tuple[np.ndarray, list, bool]:
     """The (seed x clip) value grid of one system and metric, its clip ids, and completeness."""
+    seed_code, _ = pd.factorize(part["seed"], sort=True)
+    values = part["value"].to_numpy()
     if part["clip"].isna().all():
-        grid = part.groupby("seed", sort=True)["value"].mean().to_numpy()[:, None]
-        return grid, [], True
-    wide = part.pivot(index="seed", columns="clip", values="value")
-    return wide.to_numpy(dtype=float), list(wide.columns), not wide.isna().any().any()
+        sums = np.bincount(seed_code, weights=values)
+        return (sums / np.bincount(seed_code))[:, None], [], True
+    clip_code, clips = pd.factorize(part["clip"], sort=True)
+    grid = np.full((seed_code.max() + 1, len(clips)), np.nan)
+    grid[seed_code, clip_code] = values
+    return grid, list(clips), bool(np.isfinite(grid).all())
 
 
 def _row(ys: np.ndarray, yb: np.ndarray, cs: list, cb: list, complete: bool) -> tuple:
