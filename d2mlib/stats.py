@@ -256,8 +256,8 @@ def compare(
     """Each system against `baseline` on each metric: effect, 95% CI, Holm-adjusted p, differs.
 
     Columns: system, metric, baseline, effect (system mean - baseline mean), ci_low/ci_high (a
-    per-row 1 - alpha interval), ci_low_fw/ci_high_fw (Bonferroni 1 - alpha/m intervals, jointly
-    covering all m rows), p_value, p_adjusted (Holm over all testable rows of this call), differs,
+    per-row 1 - alpha interval; ci_level says which), ci_low_fw/ci_high_fw (Bonferroni
+    1 - alpha/m intervals, jointly covering all m rows), p_value, p_adjusted (Holm over all testable rows of this call), differs,
     better ("system", "baseline", "neither", or "unknown" when the metric's direction is not in
     `metrics_higher_better`), mean_system, mean_baseline, n_seeds, n_seeds_baseline, n_clips,
     paired (same clips on both sides), df, se and uncertainty (what the interval counts). A row
@@ -301,6 +301,7 @@ def compare(
         half_fw = sps.t.ppf(1 - alpha / (2 * m), df) * se
     out["ci_low"], out["ci_high"] = effect - half, effect + half
     out["ci_low_fw"], out["ci_high_fw"] = effect - half_fw, effect + half_fw
+    out["ci_level"] = 1 - alpha
     out["differs"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["better"] = [_better(r.metric, r.effect, r.differs, higher) for r in out.itertuples()]
     front = ["system", "metric", "baseline", "effect", "ci_low", "ci_high", "p_value"]
