@@ -87,7 +87,9 @@ def strict_minima(signal: np.ndarray, order: int) -> np.ndarray:
     """Indices i (not the ends) whose value is strictly below every other within ``order`` samples.
 
     At the ends the neighbourhood is clipped to the samples that exist, as
-    ``scipy.signal.argrelextrema(signal, np.less, order=order)`` does.
+    ``scipy.signal.argrelextrema(signal, np.less, order=order)`` does. Being strict, a tie
+    finds nothing: a symmetric stop exactly on a frame gives two equal interval speeds and no
+    beat, upstream as here.
     """
     s = np.asarray(signal, dtype=np.float64)
     if s.ndim != 1:

@@ -114,8 +114,8 @@ def kinetic_features_aist(
     """
     x = _dance(poses, "kinetic_features_aist poses", min_frames=3)
     fps = _check_fps(fps, "kinetic_features_aist")
-    if window < 0:
-        raise MetricError(f"kinetic_features_aist: window must be >= 0 frames, got {window}")
+    if window < 1:  # with 0 the last frame has no acceleration term (upstream divides by 0)
+        raise MetricError(f"kinetic_features_aist: window must be >= 1 frame, got {window}")
     t = x.shape[0]
     disp = np.diff(x, axis=0)  # (T-1, J, 2): p[k+1] - p[k], k = 0..T-2
     vel = _window_means(disp, np.arange(t - 1), 0, t - 2, window) * fps
