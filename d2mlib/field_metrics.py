@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from d2mlib import skeleton
-from d2mlib.errors import MetricError
+from d2mlib.errors import D2MError, MetricError
 
 KINETIC_WINDOW = 2
 """Frames either side of the AIST++ kinetic features' sliding window (``sliding_window=2``)."""
@@ -62,8 +62,8 @@ def _dance(poses: np.ndarray, name: str, min_frames: int) -> np.ndarray:
     """One dance as float64 (T, 14, 2), or MetricError naming the problem."""
     try:
         arr = skeleton.check_poses(poses)
-    except Exception as err:  # DataError from skeleton: re-raise as a metric error
-        raise MetricError(f"{name}: {getattr(err, 'problem', err)}") from None
+    except D2MError as err:  # skeleton's DataError, re-raised as a metric error
+        raise MetricError(f"{name}: {err.problem}") from None
     if arr.ndim != 3:
         raise MetricError(f"{name}: expected one dance (T, 14, 2), got {arr.shape}")
     if arr.shape[0] < min_frames:

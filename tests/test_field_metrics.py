@@ -229,6 +229,25 @@ def test_bailando_beats_on_a_sinusoid_are_its_speed_minima() -> None:
     np.testing.assert_allclose(beats, zeros, atol=1e-9)
 
 
+def test_bailando_upstream_stamps_each_speed_sample_on_its_first_frame() -> None:
+    fps = 60.0
+    zeros = (30 * np.arange(5) + 15.5) / fps
+    dance = swing(zeros, fps, 2.8)
+    corrected = B.bailando_kinematic_beats(dance, fps)
+    np.testing.assert_allclose(
+        B.bailando_kinematic_beats(dance, fps, upstream=True), corrected - 0.5 / fps
+    )
+
+
+def test_beat_functions_reject_nan_poses_and_bad_times() -> None:
+    bad = swing(np.array([0.25, 0.75]), 15.0, 2.0)
+    bad[3, 2, 0] = np.nan
+    with pytest.raises(MetricError, match="NaN"):
+        B.fact_kinematic_beats(bad)
+    with pytest.raises(MetricError, match="1-D"):
+        B.fact_bas(np.zeros((2, 2)), [1.0])
+
+
 def test_bas_gaussians_by_hand_and_both_denominators() -> None:
     sigma = B.FACT_SIGMA
     assert B.fact_bas([1.0, 2.0], [1.0, 2.0]) == pytest.approx(1.0)
@@ -327,6 +346,14 @@ def test_fid_protocol_is_stable_in_n_while_plain_fid_drifts() -> None:
     assert p45 > 1.5 * p400  # plain FID at N = 45 reads much worse than at 400
     assert abs(v45 - truth) < 0.35 * truth and abs(v400 - truth) < 0.25 * truth
     assert abs(z45) < 0.2 * truth and abs(z400) < 0.1 * truth  # same law: about 0
+
+
+def test_fid_protocol_compares_a_set_with_itself_through_disjoint_halves() -> None:
+    a, _, _ = gaussians(seed=3)
+    est = FF.fid_protocol(a[:200], repeats=10)
+    assert est.n_max == 100
+    assert sorted(est.table["projection"].unique()) == list(range(FF.FID_PROTOCOL_PROJECTIONS))
+    assert abs(est.value) < 0.2 * est.plain_at_n_max  # the 1/N bias removed, not the signal
 
 
 def test_fid_protocol_rejects_too_few_rows() -> None:
