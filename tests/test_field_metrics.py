@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from d2mlib import field_beats as B
-from d2mlib import field_fid as FF
-from d2mlib import field_metrics as F
+from d2mlib.metrics import field_beats as B
+from d2mlib.metrics import field_fid as FF
+from d2mlib.metrics import field_features as F
 from d2mlib.errors import MetricError
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from d2mlib.errors import MetricError
-from d2mlib.metrics import frechet_distance
+from d2mlib.metrics.frechet import frechet_distance
 
 FID_PROTOCOL_DIM = 4
 """Dimension of each random projection the protocol measures FID in."""

@@ -311,39 +311,39 @@ class Variant:
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         "kinetic_aist",
-        "field_metrics.kinetic_features_aist",
+        "metrics.field_features.kinetic_features_aist",
         "AIST++ API kinetic features (FACT, Li et al. 2021, sec. 5.1, FID_k)",
         "mean v^2 (no 1/2) and mean |a| per joint, sliding window of 2 frames each side; "
         "metrics.kinetic_features uses 0.5 mean(v^2) and mean(|a|^2), no window",
     ),
     Variant(
         "kinetic_aist_upstream",
-        "field_metrics.kinetic_features_aist(upstream_bug=True)",
+        "metrics.field_features.kinetic_features_aist(upstream_bug=True)",
         "AIST++ API / fairmotion / Bailando code before the acceleration fix",
         "as kinetic_aist, but acceleration gains fps (fps - 1) p: depends on position",
     ),
     Variant(
         "geometric_muller",
-        "field_metrics.geometric_features_muller",
+        "metrics.field_features.geometric_features_muller",
         "Mueller et al. 2005 relational features as listed in the AIST++ API (FID_g)",
         "27 boolean relations averaged over frames; metrics.geometric_features uses 48 "
         "continuous distances and angles (mean and std)",
     ),
     Variant(
         "geometric_api",
-        "field_metrics.geometric_features_muller(upstream='api')",
+        "metrics.field_features.geometric_features_muller(upstream='api')",
         "AIST++ API manual.py as released (per-frame loop)",
         "as geometric_muller, speeds doubled (1/120 s frame time on 60 fps data)",
     ),
     Variant(
         "geometric_fact",
-        "field_metrics.geometric_features_fact",
+        "metrics.field_features.geometric_features_fact",
         "fairmotion extractor used for FACT's published FID_g (mint note, fairmotion issue 50)",
         "as geometric_api, on the first ceil((T-1)/30) frames only",
     ),
     Variant(
         "bas_fact",
-        "field_beats.fact_beat_align_score",
+        "metrics.field_beats.fact_beat_align_score",
         "FACT, Li et al. 2021, sec. 5.1 (BeatAlign); mint tools/calculate_beat_scores.py",
         "beats: strict minima of summed joint speed over +-10/60 s; sigma 3/60 s; averaged "
         "over kinematic beats; metrics.bas_kinematic smooths 3 frames, needs 5 px/s of motion, "
@@ -351,14 +351,14 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "bas_bailando",
-        "field_beats.bailando_beat_align_score",
+        "metrics.field_beats.bailando_beat_align_score",
         "Bailando, Siyao et al. 2022, sec. 5 (BAS); utils/beat_align_score.py",
         "beats: order-1 minima of mean joint speed smoothed by a Gaussian of 5/60 s; sigma "
         "3/60 s; averaged over music beats; metrics.bas_music uses metrics' own beats and 0.1 s",
     ),
     Variant(
         "fid_infinity",
-        "field_fid.fid_protocol",
+        "metrics.field_fid.fid_protocol",
         "Chong & Forsyth 2020, 'Effectively unbiased FID' (extrapolation in 1/N)",
         "FID_inf (extrapolated to N -> infinity) averaged over random 4-d projections; "
         "metrics.fid_from_features is the plain FID at whatever N is given",

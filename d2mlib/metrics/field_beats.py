@@ -43,7 +43,7 @@ from scipy.signal import argrelextrema
 
 from d2mlib import skeleton
 from d2mlib.errors import MetricError
-from d2mlib.field_metrics import _check_fps, _dance
+from d2mlib.metrics.field_features import _check_fps, _dance
 
 UPSTREAM_FPS = 60.0
 """The frame rate the upstream frame counts refer to (AIST++)."""
