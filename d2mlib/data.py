@@ -60,6 +60,7 @@ STATS_FILES: tuple[str, ...] = (
 MARKER = ".d2m_complete.json"  # written last by write_dataset: the dataset is complete
 WRITING = ".d2m_writing.json"  # present while write_dataset runs
 STORE_NAME = ".d2m_store"
+STYLES_FILE = "styles.txt"  # a dataset of other styles lists their names here, in label order
 STORE_VERSION = 1
 JITTER_PIXELS = (50.0, 20.0)  # the original's random translation: x +-50 px, y +-20 px
 _SAMPLE_RATE = 22050  # d2mlib.audio.SAMPLE_RATE, repeated so reading needs no librosa import
@@ -82,6 +83,21 @@ def _strip_data_prefix(line: str) -> str:
         if line.startswith(prefix):
             return line[len(prefix) :]
     return line
+
+
+def dataset_styles(data_dir: str | Path) -> tuple[str, ...]:
+    """The style names of a dataset in label order: its styles.txt (one a line), else STYLES."""
+    path = Path(data_dir) / STYLES_FILE
+    if not path.is_file():
+        return STYLES
+    try:
+        names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"unreadable style list ({exc})", path) from exc
+    names = tuple(n for n in names if n)
+    if not names or len(set(names)) != len(names) or any("/" in n for n in names):
+        raise DataError(f"style list must name distinct styles, got {list(names)}", path)
+    return names
 
 
 def list_file(data_dir: str | Path, style: str, kind: str) -> Path:
@@ -427,6 +443,7 @@ class DatasetIndex:
     clips: pd.DataFrame  # style, video, clip, audio, frames, split
     stats: dict[str, np.ndarray] = field(repr=False)
     list_files: list[Path] = field(repr=False)
+    styles: tuple[str, ...] = STYLES  # label order (dataset_styles)
 
     @property
     def pose_normaliser(self) -> Normaliser:
@@ -595,7 +612,8 @@ def read_dataset(
     units: list[dict[str, Any]] = []
     seqs: list[dict[str, Any]] = []
     lists: list[Path] = []
-    for style in STYLES:
+    styles = dataset_styles(data_dir)
+    for style in styles:
         path = list_file(data_dir, style, "unit")
         units += _read_list(path, data_dir, style, "unit")
         lists.append(path)
@@ -634,7 +652,7 @@ def read_dataset(
             _load_array(p, (n, UNIT_FRAMES, NUM_JOINTS, 2), f"{n}-unit sequence")
         for p in clip_df["audio"]:
             _load_audio(p)
-    return DatasetIndex(data_dir, unit_df, seq_df, clip_df, stats, lists)
+    return DatasetIndex(data_dir, unit_df, seq_df, clip_df, stats, lists, styles)
 
 
 # --------------------------------------------------------------------------- feature store
@@ -655,7 +673,7 @@ def dataset_counts(index: DatasetIndex) -> pd.DataFrame:
     )
     for split in SPLITS:
         table[f"{split} clips"] = clips[clips["split"] == split].groupby("style").size()
-    table = table.reindex([s for s in STYLES if s in table.index]).fillna(0)
+    table = table.reindex([s for s in index.styles if s in table.index]).fillna(0)
     table.loc["all"] = table.sum()
     ints = [c for c in table.columns if c != "audio minutes"]
     table[ints] = table[ints].astype(int)
@@ -669,7 +687,7 @@ def tracked_tempi(index: DatasetIndex, max_clips: int | None = None) -> pd.DataF
     from d2mlib import audio
 
     rows = []
-    per_style = None if max_clips is None else -(-max_clips // len(STYLES))
+    per_style = None if max_clips is None else -(-max_clips // len(index.styles))
     clips = index.clips.groupby("style", sort=False).head(per_style) if per_style else index.clips
     for clip in clips.itertuples(index=False):
         wav = Path(clip.audio).with_name(Path(clip.audio).name.replace("_fps15.npy", ".wav"))
@@ -868,9 +886,10 @@ class FeatureStore:
         self.units_table = index.units
         self.sequences_table = index.sequences
         self.clips_table = index.clips
-        self.unit_style = _style_codes(index.units["style"])
-        self.sequence_style = _style_codes(index.sequences["style"])
-        self.clip_style = _style_codes(index.clips["style"])
+        self.styles = index.styles
+        self.unit_style = _style_codes(index.units["style"], index.styles)
+        self.sequence_style = _style_codes(index.sequences["style"], index.styles)
+        self.clip_style = _style_codes(index.clips["style"], index.styles)
         clip_pos = {
             key: i
             for i, key in enumerate(
@@ -990,8 +1009,9 @@ class FeatureStore:
         )
 
 
-def _style_codes(styles: pd.Series) -> np.ndarray:
-    return np.array([STYLE_INDEX[s] for s in styles], dtype=np.int64)
+def _style_codes(styles: pd.Series, order: Sequence[str] = STYLES) -> np.ndarray:
+    index = {name: i for i, name in enumerate(order)}
+    return np.array([index[s] for s in styles], dtype=np.int64)
 
 
 def _split_rows(table: pd.DataFrame, split: str | None) -> np.ndarray:
@@ -1284,7 +1304,7 @@ class NaiveUnitDataset(Dataset):
     def __init__(self, index: DatasetIndex, split: str, seed: int, jitter: bool) -> None:
         rows = _split_rows(index.units, split)
         self.paths = index.units["path"].to_numpy()[rows]
-        self.styles = _style_codes(index.units["style"].iloc[rows])
+        self.styles = _style_codes(index.units["style"].iloc[rows], index.styles)
         self.mean = index.stats["all_onbeat_mean"]
         self.std = index.stats["all_onbeat_std"]
         self.seed, self.jitter = seed, jitter
@@ -1308,7 +1328,7 @@ class NaiveUnitDataset(Dataset):
 
 
 def keep_styles(loader: EpochLoader, store: FeatureStore, keep: Sequence[int]) -> None:
-    """Restrict a loader made here to the styles in `keep` (indices into STYLES), in place."""
+    """Restrict a loader made here to the styles in `keep` (indices into the store's styles)."""
     ds = loader.dataset
     if hasattr(ds, "clips"):  # audio windows
         mask = np.isin(store.clip_style[ds.clips], keep)
