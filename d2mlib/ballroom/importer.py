@@ -61,16 +61,27 @@ def alignment_check(
 ) -> dict[str, Any]:
     """Beat hit rate of the dance shifted by each offset (s; positive: the dance sits later).
 
-    Returns the hit rate at 0 (the configured alignment), the best offset and its hit
-    rate, and the whole curve (one hit rate per offset).
+    Returns the hit rate at 0 (the configured alignment), the whole curve (one hit rate
+    per offset), and the best offset and its hit rate. The best is sought within half a
+    beat period (the music's median beat spacing) of 0, since beats are near-periodic and
+    an offset one beat away scores about the same; ties go to the higher Beat Align Score
+    (over kinematic beats, sigma 0.1 s), which peaks where the beats coincide.
     """
     curve = np.array([metrics.beat_hit_rate(kin_times + d, music_times) for d in offsets])
+    bas = np.array([metrics.beat_align_score(kin_times + d, music_times) for d in offsets])
     zero = int(np.argmin(np.abs(offsets)))
-    best = int(np.argmax(curve))  # ties: the earliest offset
+    period = float(np.median(np.diff(music_times))) if len(music_times) > 2 else np.inf
+    window = np.abs(offsets) <= period / 2 + 1e-9
+    window[zero] = True
+    order = np.lexsort((np.abs(offsets), -bas, -curve))  # hit rate, then BAS, then near 0
+    best = int(order[window[order]][0])
     return {
         "hit_rate": float(curve[zero]),
         "best_offset_s": float(offsets[best]),
         "best_hit_rate": float(curve[best]),
+        "bas": float(bas[zero]),
+        "best_bas": float(bas[best]),
+        "beat_period_s": period,
         "offsets_s": [float(d) for d in offsets],
         "hit_rates": [float(h) for h in curve],
     }
