@@ -206,7 +206,9 @@ def test_alignment_check_finds_a_misconfigured_start_and_shifts_only_when_asked(
         tmp_path / "src", out, shift_to_beats=True, workers=1, progress=False
     )["clips"][0]
     assert 0.08 <= row["shift_s"] <= 0.2
-    beats = np.asarray(json.loads((out / "waltz/DANCE_W_1/000/meta.json").read_text())["beat_times"])
+    beats = np.asarray(
+        json.loads((out / "waltz/DANCE_W_1/000/meta.json").read_text())["beat_times"]
+    )
     assert np.abs((beats + 0.25) % BEAT_S - 0.25).max() < 0.06  # back on the dance's beats
 
 
@@ -271,9 +273,7 @@ def test_interrupted_import_keeps_the_previous_dataset(
     original_src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    ballroom.import_ballroom(
-        original_src, out, clips=["DANCE_C_1"], workers=1, progress=False
-    )
+    ballroom.import_ballroom(original_src, out, clips=["DANCE_C_1"], workers=1, progress=False)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     calls = []
 
@@ -302,7 +302,9 @@ def test_real_clips_import_with_plausible_bones_canvas_and_alignment(tmp_path: P
     rows = {r["clip"]: r for r in summary["clips"]}
     assert summary["styles"] == ["chacha", "waltz", "tango"]
     for name, row in rows.items():
-        length = json.loads(gzip.open(TANG / name / "skeletons.json.gz").read())["length"]
+        length = json.loads(gzip.decompress((TANG / name / "skeletons.json.gz").read_bytes()))[
+            "length"
+        ]
         frames = (length - 1) * 15 // 25 + 1
         assert row["form"] == "packed" and row["frames"] == frames
         poses = np.load(out / row["style"] / name / "000" / "poses.npy")
