@@ -25,6 +25,7 @@ from d2mlib.data import (
     audio_loader,
     dataset_complete,
     dataset_counts,
+    dataset_styles,
     read_dataset,
     sequence_loader,
 )
@@ -190,6 +191,15 @@ def test_original_form_import_reads_back_split_by_dance(original_out: Path) -> N
     assert set(style.tolist()) <= {0, 1, 2}
     windows, _ = next(iter(audio_loader(store, "test", batch_size=2)))
     assert windows.shape == (2, 30, 28) and np.isfinite(windows.numpy()).all()
+
+
+def test_style_list_names_the_labels_and_a_bad_one_names_its_file(tmp_path: Path) -> None:
+    assert dataset_styles(tmp_path) == ("ballet", "zumba", "hiphop")  # no styles.txt
+    (tmp_path / "styles.txt").write_text("waltz\nrumba\n\n")
+    assert dataset_styles(tmp_path) == ("waltz", "rumba")
+    (tmp_path / "styles.txt").write_text("waltz\nwaltz\n")
+    with pytest.raises(DataError, match="styles.txt"):
+        dataset_styles(tmp_path)
 
 
 def test_alignment_check_finds_a_misconfigured_start_and_shifts_only_when_asked(
