@@ -19,6 +19,18 @@ whole dance (poses.npy). The dataset's styles are listed in styles.txt, tango la
 three styles with several dances are labels 0-2 (tango's one dance can only be trained on:
 split_by_video puts a style's single video in train).
 
+Written per dance, under ``{style}/DANCE_<letter>_<n>/000/``: ``unit/{k}.npy``,
+``seq3/``, ``seq4/``, ``aud/c000_fps15.npy`` and ``aud/c000.wav`` (the song from the dance's
+first frame for as long as the 15 fps poses), ``poses.npy`` (T, 14, 2) and ``meta.json``
+(beat times in dance time, tempo, the alignment and bone checks). At the top: the unit
+lists, ``stats/``, ``styles.txt``, ``ballroom.json`` (one row per dance: sizes, split,
+checks) and, last, the completion marker (preset "ballroom").
+
+Alignment: the dance's frame i sits at (start_position + i) / 25 s in the audio file, as
+configured. `alignment_check` scores kinematic beats (d2mlib.metrics, on the 15 fps poses)
+against librosa's musical beats for offsets of -0.48..+0.48 s and reports the configured
+hit rate and the best offset; only ``shift_to_beats`` moves the music by it.
+
 Joint mapping (checked by bone lengths, `bone_check`): the two head points (0, 1) lie side
 by side, so the nose is placed 8 cm in front of their midpoint; the neck is the shoulders'
 midpoint; wrists are the distal hand points (6, 15), ankles 9 and 18. Forward is where the
