@@ -1,6 +1,7 @@
 """The `d2m` command: data, train, generate (and evaluate, bench when their modules exist).
 
     d2m data --preset smoke|book|large --out DIR [--seed N]
+    d2m data import-ballroom SRC --out DIR   (d2mlib.ballroom.main)
     d2m train {style,decomp,comp} --preset paper|improved|book|smoke [--config FILE]
               --data DATA_DIR --out RUNS_DIR [--device auto] [--seed N]
     d2m generate AUDIO [--run RUN_OR_RUNS_DIR] --out dance.npz [--seed N] [--video out.gif]
@@ -132,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("data", help="write the synthetic dataset")
+    p = sub.add_parser(
+        "data", help="write the synthetic dataset (or: data import-ballroom SRC --out DIR)"
+    )
     p.add_argument("--preset", choices=("smoke", "book", "large"), default="book")
     p.add_argument("--out", required=True, type=Path, help="dataset directory")
     p.add_argument("--seed", type=int, default=0)
@@ -196,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `d2m`; D2MError becomes one line on stderr and exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv and argv[0] in DELEGATED and _module_exists(DELEGATED[argv[0]][0]):
+    if argv[:2] == ["data", "import-ballroom"]:  # its own parser: d2mlib.ballroom.main
+        args = argparse.Namespace(
+            command="data import-ballroom", rest=argv[2:], func=_delegate("ballroom", "main")
+        )
+    elif argv and argv[0] in DELEGATED and _module_exists(DELEGATED[argv[0]][0]):
         args = argparse.Namespace(
             command=argv[0], rest=argv[1:], func=_delegate(*DELEGATED[argv[0]][:2])
         )

@@ -524,7 +524,11 @@ def test_write_dataset_round_trips_and_is_byte_identical(tmp_path: Path) -> None
 
     clip = index.clips.iloc[5]
     wav = Path(clip["audio"]).with_name(f"c{clip['clip']}.wav")
-    np.testing.assert_array_equal(np.load(clip["audio"]), audio.features(audio.load_audio(wav)))
+    # the writer computes features for a batch of clips, this for one: BLAS may block the two
+    # matrix products differently (seen here: 4e-6 apart on values of order 1-50)
+    np.testing.assert_allclose(
+        np.load(clip["audio"]), audio.features(audio.load_audio(wav)), rtol=1e-5, atol=1e-4
+    )
     assert any(k.endswith(".wav") for k in tree) and any(k.endswith("meta.json") for k in tree)
     write_dataset(b, preset="smoke", seed=0, progress=False, workers=1)  # a had 2 workers
     assert _tree(b) == tree

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from d2mlib.metrics import field_beats as B
-from d2mlib.metrics import field_fid as FF
-from d2mlib.metrics import field_features as F
 from d2mlib.errors import MetricError
+from d2mlib.metrics import field_beats as B
+from d2mlib.metrics import field_features as F
+from d2mlib.metrics import field_fid as FF
 
 
 def one_joint(xs: np.ndarray, ys: np.ndarray | None = None, joint: int = 3) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 
 from d2mlib.config import STYLES
 from d2mlib.errors import DataError
+from d2mlib.synth.config import PRESET_NAMES as SYNTH_PRESETS
 from d2mlib.synth.config import WORLD_VERSION
 
 STYLE_INDEX: dict[str, int] = {s: i for i, s in enumerate(STYLES)}
@@ -29,6 +30,7 @@ STATS_FILES: tuple[str, ...] = (
 MARKER = ".d2m_complete.json"  # written last by write_dataset: the dataset is complete
 WRITING = ".d2m_writing.json"  # present while write_dataset runs
 STORE_NAME = ".d2m_store"
+STYLES_FILE = "styles.txt"  # a dataset of other styles lists their names here, in label order
 STORE_VERSION = 1
 JITTER_PIXELS = (50.0, 20.0)  # the original's random translation: x +-50 px, y +-20 px
 _SAMPLE_RATE = 22050  # d2mlib.audio.SAMPLE_RATE, repeated so reading needs no librosa import
@@ -48,6 +50,21 @@ def _strip_data_prefix(line: str) -> str:
         if line.startswith(prefix):
             return line[len(prefix) :]
     return line
+
+
+def dataset_styles(data_dir: str | Path) -> tuple[str, ...]:
+    """The style names of a dataset in label order: its styles.txt (one a line), else STYLES."""
+    path = Path(data_dir) / STYLES_FILE
+    if not path.is_file():
+        return STYLES
+    try:
+        names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"unreadable style list ({exc})", path) from exc
+    names = tuple(n for n in names if n)
+    if not names or len(set(names)) != len(names) or any("/" in n for n in names):
+        raise DataError(f"style list must name distinct styles, got {list(names)}", path)
+    return names
 
 
 def list_file(data_dir: str | Path, style: str, kind: str) -> Path:
@@ -75,10 +92,12 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
 def dataset_complete(data_dir: str | Path) -> dict[str, Any] | None:
     """The marker (preset, seed, world) of a complete dataset of the current world, or None.
 
-    None also when an older version of the synthetic world wrote it (no or another "world").
+    None also when an older version of the synthetic world wrote it (no or another "world");
+    a dataset that no synthetic preset wrote (an import) carries no world version.
     """
     marker = _read_marker(Path(data_dir) / MARKER)
-    if marker is not None and marker.get("world", 1) != WORLD_VERSION:
+    synthetic = marker is not None and marker.get("preset") in SYNTH_PRESETS
+    if synthetic and marker.get("world", 1) != WORLD_VERSION:
         return None
     return marker
 

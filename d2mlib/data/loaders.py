@@ -288,7 +288,7 @@ def audio_loader(
 
 
 def keep_styles(loader: EpochLoader, store: FeatureStore, keep: Sequence[int]) -> None:
-    """Restrict a loader made here to the styles in `keep` (indices into STYLES), in place."""
+    """Restrict a loader made here to the styles in `keep` (indices into the store's styles)."""
     ds = loader.dataset
     if hasattr(ds, "clips"):  # audio windows
         mask = np.isin(store.clip_style[ds.clips], keep)

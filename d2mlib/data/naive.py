@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from d2mlib.data.layout import JITTER_PIXELS, SEQ_UNITS, STYLE_INDEX
+from d2mlib.data.layout import JITTER_PIXELS, SEQ_UNITS
 from d2mlib.data.loaders import _check_batch, audio_loader, sequence_loader, unit_loader
 from d2mlib.data.reader import DatasetIndex, read_dataset
 from d2mlib.data.store import FeatureStore, _split_rows, _style_codes
@@ -25,7 +25,7 @@ class NaiveUnitDataset(Dataset):
     def __init__(self, index: DatasetIndex, split: str, seed: int, jitter: bool) -> None:
         rows = _split_rows(index.units, split)
         self.paths = index.units["path"].to_numpy()[rows]
-        self.styles = _style_codes(index.units["style"].iloc[rows])
+        self.styles = _style_codes(index.units["style"].iloc[rows], index.styles)
         self.mean = index.stats["all_onbeat_mean"]
         self.std = index.stats["all_onbeat_std"]
         self.seed, self.jitter = seed, jitter
@@ -105,7 +105,7 @@ class NaiveSequenceDataset(Dataset):
         self.paths = list(seqs["path"])
         self.audio = [audio[k] for k in keys]
         self.start = [int(k) * UNIT_FRAMES for k in seqs["k"]]
-        self.styles = [STYLE_INDEX[s] for s in seqs["style"]]
+        self.styles = list(_style_codes(seqs["style"], index.styles))
         self.pose_mean, self.pose_std = (
             index.stats["all_onbeat_mean"],
             index.stats["all_onbeat_std"],
@@ -138,8 +138,13 @@ class NaiveAudioDataset(Dataset):
         clips = index.clips[(index.clips["split"] == split) & (index.clips["frames"] >= window)]
         self.mean, self.std = index.stats["all_aud_mean"], index.stats["all_aud_std"]
         self.items = [
-            (p, int(f), STYLE_INDEX[s])
-            for p, f, s in zip(clips["audio"], clips["frames"], clips["style"], strict=True)
+            (p, int(f), int(s))
+            for p, f, s in zip(
+                clips["audio"],
+                clips["frames"],
+                _style_codes(clips["style"], index.styles),
+                strict=True,
+            )
             for _ in range(int(f) // window)
         ]
         self.window, self.seed, self.calls = window, seed, 0

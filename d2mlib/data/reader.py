@@ -23,6 +23,7 @@ from d2mlib.data.layout import (
     STATS_DIR,
     STATS_FILES,
     _strip_data_prefix,
+    dataset_styles,
     list_file,
 )
 from d2mlib.errors import ConfigError, DataError
@@ -39,6 +40,7 @@ class DatasetIndex:
     clips: pd.DataFrame  # style, video, clip, audio, frames, split
     stats: dict[str, np.ndarray] = field(repr=False)
     list_files: list[Path] = field(repr=False)
+    styles: tuple[str, ...] = STYLES  # label order (layout.dataset_styles)
 
     @property
     def pose_normaliser(self) -> Normaliser:
@@ -207,7 +209,8 @@ def read_dataset(
     units: list[dict[str, Any]] = []
     seqs: list[dict[str, Any]] = []
     lists: list[Path] = []
-    for style in STYLES:
+    styles = dataset_styles(data_dir)
+    for style in styles:
         path = list_file(data_dir, style, "unit")
         units += _read_list(path, data_dir, style, "unit")
         lists.append(path)
@@ -246,7 +249,7 @@ def read_dataset(
             _load_array(p, (n, UNIT_FRAMES, NUM_JOINTS, 2), f"{n}-unit sequence")
         for p in clip_df["audio"]:
             _load_audio(p)
-    return DatasetIndex(data_dir, unit_df, seq_df, clip_df, stats, lists)
+    return DatasetIndex(data_dir, unit_df, seq_df, clip_df, stats, lists, styles)
 
 
 def dataset_counts(index: DatasetIndex) -> pd.DataFrame:
@@ -264,7 +267,7 @@ def dataset_counts(index: DatasetIndex) -> pd.DataFrame:
     )
     for split in SPLITS:
         table[f"{split} clips"] = clips[clips["split"] == split].groupby("style").size()
-    table = table.reindex([s for s in STYLES if s in table.index]).fillna(0)
+    table = table.reindex([s for s in index.styles if s in table.index]).fillna(0)
     table.loc["all"] = table.sum()
     ints = [c for c in table.columns if c != "audio minutes"]
     table[ints] = table[ints].astype(int)
@@ -277,7 +280,7 @@ def tracked_tempi(index: DatasetIndex, max_clips: int | None = None) -> pd.DataF
     """Tempo (BPM) that librosa's beat tracker reads from each clip's .wav, where one exists."""
 
     rows = []
-    per_style = None if max_clips is None else -(-max_clips // len(STYLES))
+    per_style = None if max_clips is None else -(-max_clips // len(index.styles))
     clips = index.clips.groupby("style", sort=False).head(per_style) if per_style else index.clips
     for clip in clips.itertuples(index=False):
         wav = Path(clip.audio).with_name(Path(clip.audio).name.replace("_fps15.npy", ".wav"))

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from d2mlib.data.layout import (
     STATS_FILES,
     STORE_NAME,
     STORE_VERSION,
-    STYLE_INDEX,
+    STYLES,
 )
 from d2mlib.data.reader import DatasetIndex, _load_array, _load_audio, read_dataset
 from d2mlib.errors import ConfigError, DataError
@@ -193,9 +194,10 @@ class FeatureStore:
         self.units_table = index.units
         self.sequences_table = index.sequences
         self.clips_table = index.clips
-        self.unit_style = _style_codes(index.units["style"])
-        self.sequence_style = _style_codes(index.sequences["style"])
-        self.clip_style = _style_codes(index.clips["style"])
+        self.styles = index.styles
+        self.unit_style = _style_codes(index.units["style"], index.styles)
+        self.sequence_style = _style_codes(index.sequences["style"], index.styles)
+        self.clip_style = _style_codes(index.clips["style"], index.styles)
         clip_pos = {
             key: i
             for i, key in enumerate(
@@ -315,8 +317,9 @@ class FeatureStore:
         )
 
 
-def _style_codes(styles: pd.Series) -> np.ndarray:
-    return np.array([STYLE_INDEX[s] for s in styles], dtype=np.int64)
+def _style_codes(styles: pd.Series, order: Sequence[str] = STYLES) -> np.ndarray:
+    index = {name: i for i, name in enumerate(order)}
+    return np.array([index[s] for s in styles], dtype=np.int64)
 
 
 def _split_rows(table: pd.DataFrame, split: str | None) -> np.ndarray:

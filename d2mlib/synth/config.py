@@ -88,6 +88,9 @@ _PRESETS: dict[str, SynthConfig] = {
 }
 
 
+PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+
 def synth_preset(name: str) -> SynthConfig:
     """The named preset: "smoke" (36 clips, seconds), "book" (600 clips a style), "large" (3x)."""
     if name not in _PRESETS:
