@@ -39,6 +39,7 @@ from d2mlib.viz.results import (
     plot_training_curves,
     relabel_systems,
 )
+from d2mlib.viz.stats import METRIC_NAMES, metric_name, plot_forest, readable_comparison
 from d2mlib.viz.timing import (
     plot_bench,
     plot_bench_bars,
@@ -48,12 +49,14 @@ from d2mlib.viz.timing import (
 )
 
 __all__ = [
+    "METRIC_NAMES",
     "NEUTRAL",
     "PALETTE",
     "STYLE_COLOURS",
     "SYSTEM_LABELS",
     "animate_dance",
     "confusion_table",
+    "metric_name",
     "pca_2d",
     "plot_beats",
     "plot_bench",
@@ -61,6 +64,7 @@ __all__ = [
     "plot_confusion",
     "plot_embedding_2d",
     "plot_features",
+    "plot_forest",
     "plot_loss_curves",
     "plot_mels",
     "plot_metric_bars",
@@ -74,6 +78,7 @@ __all__ = [
     "plot_training_curves",
     "plot_unit",
     "plot_units_grid",
+    "readable_comparison",
     "relabel_systems",
     "save_animation",
     "style_colour",
