@@ -39,6 +39,20 @@ limits the composed dances at this scale (the evaluation chapter's ``unit_recon`
 
 Loss weights are fields too; a weight of 0 switches its term off (the ablation chapter uses
 `ablation(cfg, name)`).
+
+Why the decomposition's rebuilt units are damped, and the switches against it
+(`DanceUnitConfig`; their defaults are the paper's model): the training copies are translated by
+up to +-50 px, about 4 standard deviations of a coordinate, so absolute position dominates the
+L1 reconstruction loss, and in short training z_movement learns where the body is rather than
+how it moves (decoding a unit with another unit's z_movement barely changes its frame-to-frame
+error); the recurrent decoder, fed the same z_movement every frame, learns motion from the
+unit's first frame outward, so the last frames stay nearly still longest. ``enc_input="relative"``
+(the encoder reads each frame minus the first), ``dec_output="offset"`` (the decoder's frames are
+displacements added to the initial pose decoded from z_init), ``dec_time_code`` (a frame one-hot
+beside z_movement in the decoder's input) and ``w_velocity`` (L1 on frame-to-frame differences)
+move that learning earlier. ``latent_dropout`` (0.3, as the original code's option) is never
+applied in the original's decomposition step: its trainer builds the dropout layer but does not
+call it.
 """
 
 import dataclasses
@@ -57,6 +71,8 @@ from d2mlib.errors import ConfigError
 RNN_TYPES = ("gru", "lstm")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+DEC_OUTPUTS = ("pose", "offset")
+ENC_INPUTS = ("pose", "relative")
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -169,10 +185,16 @@ class DanceUnitConfig:
     w_gan: float = 0.0  # unit discriminator; the original decomposition trains without it
     latent_dropout: float = 0.3
     grad_clip: float = 0.5
+    dec_time_code: bool = False  # decoder input: z_movement only (paper), or plus a frame one-hot
+    dec_output: str = "pose"  # decoder frames: "pose" (paper) or "offset" from the initial pose
+    enc_input: str = "pose"  # movement encoder reads: "pose" (paper) or "relative" to frame 0
+    w_velocity: float = 0.0  # L1 on frame-to-frame differences of the reconstructions
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "rnn", RNN_TYPES)
+        _check_choice(self, "dec_output", DEC_OUTPUTS)
+        _check_choice(self, "enc_input", ENC_INPUTS)
         _check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
         _check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
         if self.n_single_frames >= self.unit_frames:
@@ -465,7 +487,13 @@ def from_yaml(source: str | Path) -> Config:
         raise ConfigError(exc.problem, path) from exc
 
 
-HASH_SKIP_DEFAULTS = {"precision": "fp32"}
+HASH_SKIP_DEFAULTS = {
+    "precision": "fp32",
+    "dec_time_code": False,
+    "dec_output": "pose",
+    "enc_input": "pose",
+    "w_velocity": 0.0,
+}
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""
 
