@@ -26,19 +26,34 @@ composer.style_enc_hidden               64        64        8
 composer.disc_hidden / zdisc_hidden     1024/512  256/128   16/8
 composer.regressor_hidden               512       128       8
 train_*.batch_size                      256       64        8
-train_decomp.lr                         2e-4      1e-3      2e-4
+train_decomp.lr                         2e-4      3e-3      2e-4
 train_decomp / train_comp steps         100k/100k 1000/800  4/4
 ======================================  ========  ========  =======
 
-The book's decomposition trains at 5x the paper's learning rate: with 1000 steps instead of 100k,
-the paper's rate leaves its reconstruction loss far from converged, and the decomposition is what
-limits the composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
+The book's decomposition trains at 15x the paper's learning rate, and with the motion switches
+below on: with 1000 steps instead of 100k, the paper's model and rate leave its reconstruction
+far from converged and its rebuilt units damped, and the decomposition is what limits the
+composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
 
 ``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
 30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
 
 Loss weights are fields too; a weight of 0 switches its term off (the ablation chapter uses
 `ablation(cfg, name)`).
+
+Why the decomposition's rebuilt units are damped, and the switches against it
+(`DanceUnitConfig`; their defaults are the paper's model): the training copies are translated by
+up to +-50 px, about 4 standard deviations of a coordinate, so absolute position dominates the
+L1 reconstruction loss, and in short training z_movement learns where the body is rather than
+how it moves (decoding a unit with another unit's z_movement barely changes its frame-to-frame
+error); the recurrent decoder, fed the same z_movement every frame, learns motion from the
+unit's first frame outward, so the last frames stay nearly still longest. ``enc_input="relative"``
+(the encoder reads each frame minus the first), ``dec_output="offset"`` (the decoder's frames are
+displacements added to the initial pose decoded from z_init), ``dec_time_code`` (a frame one-hot
+beside z_movement in the decoder's input) and ``w_velocity`` (L1 on frame-to-frame differences)
+move that learning earlier. ``latent_dropout`` (0.3, as the original code's option) is never
+applied in the original's decomposition step: its trainer builds the dropout layer but does not
+call it.
 """
 
 from __future__ import annotations
@@ -62,6 +77,8 @@ STAGES: tuple[str, ...] = ("style", "decomp", "comp")  # training stages, in tra
 RNN_TYPES = ("gru", "lstm")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+DEC_OUTPUTS = ("pose", "offset")
+ENC_INPUTS = ("pose", "relative")
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -174,10 +191,16 @@ class DanceUnitConfig:
     w_gan: float = 0.0  # unit discriminator; the original decomposition trains without it
     latent_dropout: float = 0.3
     grad_clip: float = 0.5
+    dec_time_code: bool = False  # decoder input: z_movement only (paper), or plus a frame one-hot
+    dec_output: str = "pose"  # decoder frames: "pose" (paper) or "offset" from the initial pose
+    enc_input: str = "pose"  # movement encoder reads: "pose" (paper) or "relative" to frame 0
+    w_velocity: float = 0.0  # L1 on frame-to-frame differences of the reconstructions
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "rnn", RNN_TYPES)
+        _check_choice(self, "dec_output", DEC_OUTPUTS)
+        _check_choice(self, "enc_input", ENC_INPUTS)
         _check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
         _check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
         if self.n_single_frames >= self.unit_frames:
@@ -325,6 +348,11 @@ def preset(name: str) -> Config:
                 disc_hidden=256,
                 kl_warmup_center=600,
                 kl_warmup_rate=0.005,
+                latent_dropout=0.0,
+                enc_input="relative",
+                dec_output="offset",
+                dec_time_code=True,
+                w_velocity=5.0,
             ),
             composer=r(
                 paper.composer,
@@ -338,7 +366,7 @@ def preset(name: str) -> Config:
             train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
             train_decomp=TrainConfig(
                 batch_size=64,
-                lr=1e-3,
+                lr=3e-3,
                 steps=1000,
                 val_every=200,
                 checkpoint_every=400,
@@ -473,7 +501,13 @@ def from_yaml(source: str | Path) -> Config:
         raise ConfigError(exc.problem, path) from exc
 
 
-HASH_SKIP_DEFAULTS = {"precision": "fp32"}
+HASH_SKIP_DEFAULTS = {
+    "precision": "fp32",
+    "dec_time_code": False,
+    "dec_output": "pose",
+    "enc_input": "pose",
+    "w_velocity": 0.0,
+}
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""
 

@@ -129,13 +129,20 @@ class MovementEncoder(nn.Module):
 
 class MovementDecoder(nn.Module):
     """(z_init, z_movement) -> a unit (B, 32, 28): GRU/LSTM hidden 1024 fed z_movement every frame,
-    its initial state a linear map of both latents, then a per-frame MLP to the pose."""
+    its initial state a linear map of both latents, then a per-frame MLP to the pose.
+
+    With ``cfg.dec_time_code`` each frame's input also holds a one-hot code of the frame's index;
+    without it (the paper's decoder) every frame gets the same input, and the recurrence settles
+    towards a fixed point along the unit.
+    """
 
     def __init__(self, cfg: DanceUnitConfig) -> None:
         super().__init__()
         self.frames, self.layers, self.hidden = cfg.unit_frames, cfg.dec_layers, cfg.dec_hidden
+        self.time_code = cfg.dec_time_code
         self.to_h0 = nn.Linear(cfg.z_init + cfg.z_movement, cfg.dec_layers * cfg.dec_hidden)
-        self.rnn = make_rnn(cfg.rnn, cfg.z_movement, cfg.dec_hidden, cfg.dec_layers)
+        n_in = cfg.z_movement + (cfg.unit_frames if self.time_code else 0)
+        self.rnn = make_rnn(cfg.rnn, n_in, cfg.dec_hidden, cfg.dec_layers)
         self.to_pose = nn.Sequential(
             nn.Linear(cfg.dec_hidden, cfg.dec_hidden),
             nn.LayerNorm(cfg.dec_hidden),
@@ -148,7 +155,11 @@ class MovementDecoder(nn.Module):
         batch = z_init.shape[0]
         h0 = self.to_h0(torch.cat([z_init, z_movement], dim=1))
         h0 = h0.view(batch, self.layers, self.hidden).transpose(0, 1).contiguous()
-        out = run_rnn(self.rnn, z_movement, h0, naive, steps=self.frames)
+        x = z_movement
+        if self.time_code:
+            eye = torch.eye(self.frames, device=x.device, dtype=x.dtype).expand(batch, -1, -1)
+            x = torch.cat([x.unsqueeze(1).expand(-1, self.frames, -1), eye], dim=2)
+        out = run_rnn(self.rnn, x, h0, naive, steps=self.frames)
         return self.to_pose(out)
 
 
@@ -179,11 +190,25 @@ class DanceUnit(nn.Module):
 
     def encode(self, units: Tensor, naive: bool = False) -> tuple[Gaussian, Gaussian]:
         """Units (B, 32, 28) -> (posterior of z_init from the first frame, posterior of z_movement)."""
-        return self.init_enc(units[:, 0]), self.mov_enc(units, naive=naive)
+        return self.init_enc(units[:, 0]), self.encode_movement(units, naive=naive)
+
+    def encode_movement(self, units: Tensor, naive: bool = False) -> Gaussian:
+        """Units (B, 32, 28) -> posterior of z_movement; with ``cfg.enc_input == "relative"`` the
+        encoder reads each frame minus the unit's first frame (so translations cannot reach it)."""
+        if self.cfg.enc_input == "relative":
+            units = units - units[:, :1]
+        return self.mov_enc(units, naive=naive)
 
     def decode(self, z_init: Tensor, z_movement: Tensor, naive: bool = False) -> Tensor:
-        """(z_init (B, 10), z_movement (B, 512)) -> units (B, 32, 28)."""
-        return self.mov_dec(z_init, z_movement, naive=naive)
+        """(z_init (B, 10), z_movement (B, 512)) -> units (B, 32, 28).
+
+        With ``cfg.dec_output == "offset"`` the movement decoder's frames are displacements: the
+        unit is the initial pose decoded from z_init plus each frame's output minus frame 0's.
+        """
+        out = self.mov_dec(z_init, z_movement, naive=naive)
+        if self.cfg.dec_output == "offset":
+            out = self.init_dec(z_init).unsqueeze(1) + (out - out[:, :1])
+        return out
 
     @torch.no_grad()
     def sample_initial_pose(
@@ -276,7 +301,7 @@ def decomposition_losses(
         q_single = Gaussian(q_both.mu[2 * b :], q_both.logvar[2 * b :])
     z_init = q_init.sample(noise.eps_init)
     z_single = q_single.sample(noise.eps_single)
-    q_mov = model.mov_enc(torch.cat([x1, x2]), naive=naive)
+    q_mov = model.encode_movement(torch.cat([x1, x2]), naive=naive)
     z_mov = q_mov.sample(noise.eps_movement)
     z_dec = z_mov * noise.keep if noise.keep is not None else z_mov
     zi1, zi2 = z_init[:b], z_init[b:]
@@ -284,15 +309,15 @@ def decomposition_losses(
     if naive:
         recon = torch.cat(
             [
-                model.mov_dec(zi1, zm1, naive=True),
-                model.mov_dec(zi2, zm2, naive=True),
-                model.mov_dec(zi1, zm2, naive=True),
-                model.mov_dec(zi2, zm1, naive=True),
+                model.decode(zi1, zm1, naive=True),
+                model.decode(zi2, zm2, naive=True),
+                model.decode(zi1, zm2, naive=True),
+                model.decode(zi2, zm1, naive=True),
             ]
         )
         pose_hat = torch.cat([model.init_dec(z_init), model.init_dec(z_single)])
     else:
-        recon = model.mov_dec(torch.cat([zi1, zi2, zi1, zi2]), torch.cat([zm1, zm2, zm2, zm1]))
+        recon = model.decode(torch.cat([zi1, zi2, zi1, zi2]), torch.cat([zm1, zm2, zm2, zm1]))
         pose_hat = model.init_dec(torch.cat([z_init, z_single]))
     recon, pose_hat = full(recon), full(pose_hat)  # losses in float32 under autocast
     target = torch.cat([x1, x2, x1, x2])
@@ -314,6 +339,8 @@ def decomposition_losses(
         terms["cross_recon"] = cfg.w_cross_recon * (
             F.l1_loss(recon[2 * b : 3 * b], x1) + F.l1_loss(recon[3 * b :], x2)
         )
+    if cfg.w_velocity > 0:  # all four reconstructions' frame-to-frame differences
+        terms["velocity"] = cfg.w_velocity * F.l1_loss(recon.diff(dim=1), target.diff(dim=1))
     if cfg.w_mov_dist > 0:
         terms["mov_dist"] = cfg.w_mov_dist * F.l1_loss(z_mov[:b], z_mov[b:])
     terms["total"] = torch.stack(list(terms.values())).sum() if terms else x1.new_zeros(())
