@@ -41,19 +41,8 @@ composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
 Loss weights are fields too; a weight of 0 switches its term off (the ablation chapter uses
 `ablation(cfg, name)`).
 
-Why the decomposition's rebuilt units are damped, and the switches against it
-(`DanceUnitConfig`; their defaults are the paper's model): the training copies are translated by
-up to +-50 px, about 4 standard deviations of a coordinate, so absolute position dominates the
-L1 reconstruction loss, and in short training z_movement learns where the body is rather than
-how it moves (decoding a unit with another unit's z_movement barely changes its frame-to-frame
-error); the recurrent decoder, fed the same z_movement every frame, learns motion from the
-unit's first frame outward, so the last frames stay nearly still longest. ``enc_input="relative"``
-(the encoder reads each frame minus the first), ``dec_output="offset"`` (the decoder's frames are
-displacements added to the initial pose decoded from z_init), ``dec_time_code`` (a frame one-hot
-beside z_movement in the decoder's input) and ``w_velocity`` (L1 on frame-to-frame differences)
-move that learning earlier. ``latent_dropout`` (0.3, as the original code's option) is never
-applied in the original's decomposition step: its trainer builds the dropout layer but does not
-call it.
+The decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_time_code``,
+``w_velocity``; their defaults are the paper's model) are explained in `d2mlib.models.dance_unit`.
 """
 
 from __future__ import annotations
@@ -328,6 +317,89 @@ def _improved_style() -> StyleConfig:
     )
 
 
+def _book_preset(paper: Config) -> Config:
+    """The paper's architecture scaled down to train in minutes on 2 cores (see the module doc)."""
+    r = dataclasses.replace
+    return r(
+        paper,
+        preset="book",
+        dance_unit=r(
+            paper.dance_unit,
+            enc_hidden=256,
+            z_movement=128,
+            dec_hidden=256,
+            disc_hidden=256,
+            kl_warmup_center=600,
+            kl_warmup_rate=0.005,
+            latent_dropout=0.0,
+            enc_input="relative",
+            dec_output="offset",
+            dec_time_code=True,
+            w_velocity=5.0,
+        ),
+        composer=r(
+            paper.composer,
+            z_dance=128,
+            dance_enc_hidden=256,
+            dance_dec_hidden=256,
+            disc_hidden=256,
+            zdisc_hidden=128,
+            regressor_hidden=128,
+        ),
+        train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
+        train_decomp=TrainConfig(
+            batch_size=64,
+            lr=3e-3,
+            steps=1000,
+            val_every=200,
+            checkpoint_every=400,
+            log_every=25,
+        ),
+        train_comp=TrainConfig(
+            batch_size=64, steps=800, val_every=200, checkpoint_every=400, log_every=25
+        ),
+    )
+
+
+def _smoke_preset(paper: Config) -> Config:
+    """Tiny sizes and a few steps: for tests, seconds."""
+    r = dataclasses.replace
+    small = TrainConfig(batch_size=8, steps=4, log_every=1, val_every=2, checkpoint_every=2)
+    return r(
+        paper,
+        preset="smoke",
+        style=StyleConfig(hidden=8, code_dim=8, head_hidden=8),
+        dance_unit=r(
+            paper.dance_unit,
+            init_hidden=16,
+            z_init=4,
+            enc_hidden=16,
+            z_movement=8,
+            dec_hidden=16,
+            disc_hidden=16,
+            kl_warmup_center=10,
+            kl_warmup_rate=0.5,
+        ),
+        composer=r(
+            paper.composer,
+            style_dim=8,
+            noise_dim=8,
+            style_enc_hidden=8,
+            z_dance=8,
+            dance_enc_hidden=16,
+            dance_dec_hidden=16,
+            unit_audio_dim=8,
+            disc_hidden=16,
+            zdisc_hidden=8,
+            regressor_hidden=8,
+        ),
+        train_style=small,
+        train_decomp=small,
+        train_comp=small,
+        data=r(paper.data, synth_preset="smoke"),
+    )
+
+
 def preset(name: str) -> Config:
     """The named preset: "paper", "improved", "book" or "smoke"."""
     paper = Config()
@@ -336,82 +408,9 @@ def preset(name: str) -> Config:
     if name == "improved":
         return dataclasses.replace(paper, preset="improved", style=_improved_style())
     if name == "book":
-        r = dataclasses.replace
-        return r(
-            paper,
-            preset="book",
-            dance_unit=r(
-                paper.dance_unit,
-                enc_hidden=256,
-                z_movement=128,
-                dec_hidden=256,
-                disc_hidden=256,
-                kl_warmup_center=600,
-                kl_warmup_rate=0.005,
-                latent_dropout=0.0,
-                enc_input="relative",
-                dec_output="offset",
-                dec_time_code=True,
-                w_velocity=5.0,
-            ),
-            composer=r(
-                paper.composer,
-                z_dance=128,
-                dance_enc_hidden=256,
-                dance_dec_hidden=256,
-                disc_hidden=256,
-                zdisc_hidden=128,
-                regressor_hidden=128,
-            ),
-            train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
-            train_decomp=TrainConfig(
-                batch_size=64,
-                lr=3e-3,
-                steps=1000,
-                val_every=200,
-                checkpoint_every=400,
-                log_every=25,
-            ),
-            train_comp=TrainConfig(
-                batch_size=64, steps=800, val_every=200, checkpoint_every=400, log_every=25
-            ),
-        )
+        return _book_preset(paper)
     if name == "smoke":
-        r = dataclasses.replace
-        small = TrainConfig(batch_size=8, steps=4, log_every=1, val_every=2, checkpoint_every=2)
-        return r(
-            paper,
-            preset="smoke",
-            style=StyleConfig(hidden=8, code_dim=8, head_hidden=8),
-            dance_unit=r(
-                paper.dance_unit,
-                init_hidden=16,
-                z_init=4,
-                enc_hidden=16,
-                z_movement=8,
-                dec_hidden=16,
-                disc_hidden=16,
-                kl_warmup_center=10,
-                kl_warmup_rate=0.5,
-            ),
-            composer=r(
-                paper.composer,
-                style_dim=8,
-                noise_dim=8,
-                style_enc_hidden=8,
-                z_dance=8,
-                dance_enc_hidden=16,
-                dance_dec_hidden=16,
-                unit_audio_dim=8,
-                disc_hidden=16,
-                zdisc_hidden=8,
-                regressor_hidden=8,
-            ),
-            train_style=small,
-            train_decomp=small,
-            train_comp=small,
-            data=r(paper.data, synth_preset="smoke"),
-        )
+        return _smoke_preset(paper)
     raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
 
 

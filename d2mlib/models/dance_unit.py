@@ -23,6 +23,20 @@ Where the time goes at paper size (batch 64, forward + backward, about 360 GFLOP
 against about 440 in the original's): the bidirectional encoder's recurrences (2 x 64 units), the
 decoder's recurrences (4 x 64 reconstructions) and the per-frame pose MLP; none of these can be
 shared between the reconstructions without changing the model.
+
+Why the decomposition's rebuilt units are damped, and the switches against it
+(`DanceUnitConfig`; their defaults are the paper's model): the training copies are translated by
+up to +-50 px, about 4 standard deviations of a coordinate, so absolute position dominates the
+L1 reconstruction loss, and in short training z_movement learns where the body is rather than
+how it moves (decoding a unit with another unit's z_movement barely changes its frame-to-frame
+error); the recurrent decoder, fed the same z_movement every frame, learns motion from the
+unit's first frame outward, so the last frames stay nearly still longest. ``enc_input="relative"``
+(the encoder reads each frame minus the first), ``dec_output="offset"`` (the decoder's frames are
+displacements added to the initial pose decoded from z_init), ``dec_time_code`` (a frame one-hot
+beside z_movement in the decoder's input) and ``w_velocity`` (L1 on frame-to-frame differences)
+move that learning earlier. ``latent_dropout`` (0.3, as the original code's option) is never
+applied in the original's decomposition step: its trainer builds the dropout layer but does not
+call it.
 """
 
 from __future__ import annotations
