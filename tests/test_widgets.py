@@ -217,7 +217,11 @@ def test_rerun_panel_outside_a_book_build_stays_live(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("D2M_BOOK_BUILD", raising=False)
     panel = _panel(_Recorder())
     assert panel.live
-    assert sorted(_enabled_controls(panel)) == ["BoundedIntText seed", "Button Go", "Dropdown style"]
+    assert sorted(_enabled_controls(panel)) == [
+        "BoundedIntText seed",
+        "Button Go",
+        "Dropdown style",
+    ]
     assert panel.status.value.startswith("done in")
 
 
