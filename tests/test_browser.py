@@ -285,3 +285,93 @@ def test_reader_checks_flag_each_fault_and_pass_the_fixed_page(
     assert "looks live but needs a kernel: ballet" in text
     assert not any("play" in p for p in problems)  # controls inside an output are content
     assert len(problems) == 7, problems
+
+
+# --------------------------------------------------------------------------- JupyterLab
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def lab_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """JupyterLab as `make lab` sets it up (lab/overrides.json in its app settings) on a folder
+    holding one chapter in canonical form; yields (base URL with token, that folder)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from d2mlib.chapter import canonical_text
+
+    root, app = tmp_path / "book", tmp_path / "app"
+    root.mkdir()
+    (app / "settings").mkdir(parents=True)
+    text = canonical_text((Path(__file__).parents[1] / "book" / "data.md").read_text("utf-8"))
+    (root / "data.md").write_text(text, encoding="utf-8")
+    lab_share = Path(sys.prefix) / "share" / "jupyter" / "lab"
+    for part in ("static", "schemas", "themes"):  # the installed app, with our settings beside it
+        (app / part).symlink_to(lab_share / part)
+    shutil.copy(Path(__file__).parents[1] / "lab" / "overrides.json", app / "settings")
+    port, token = _free_port(), "d2m-test-token"
+    env = dict(
+        os.environ,
+        JUPYTERLAB_DIR=str(app),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),  # no tab restored from before
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}"]
+    cmd += ["--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--allow-root"]
+    cmd += [f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within 60 s")
+        yield f"{url}/lab?token={token}", root
+    finally:
+        try:  # the server's own shutdown also stops the kernel it started
+            request = urllib.request.Request(f"{url}/api/shutdown?token={token}", method="POST")
+            urllib.request.urlopen(request, timeout=10).close()
+            proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_lab_opens_a_chapter_as_a_notebook_and_an_unedited_save_changes_nothing(
+    lab_server: tuple[str, Path], browser: object
+) -> None:
+    url, root = lab_server
+    before = (root / "data.md").read_bytes()
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-DirListing-item", timeout=60_000)
+        assert page.locator(".jp-NotebookPanel").count() == 0  # nothing open before the click
+        page.locator(".jp-DirListing-item", has_text="data.md").first.dblclick(timeout=60_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=60_000)
+        assert page.locator(".jp-FileEditor").count() == 0  # not the raw MyST text
+        heading = page.locator(".jp-NotebookPanel .jp-MarkdownCell h1").first.inner_text()
+        title = next(ln[2:] for ln in before.decode().splitlines() if ln.startswith("# "))
+        assert heading.strip() == title.strip()  # the chapter's title, rendered as a heading
+        page.wait_for_timeout(3000)  # let the kernel start and Lab update the model
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(3000)
+    finally:
+        page.close()
+    assert (root / "data.md").read_bytes() == before
