@@ -14,6 +14,7 @@ from IPython.utils.capture import capture_output
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from d2mlib.chapter import book_build, glue
+from tests.test_book import CHAPTERS, ROOT
 
 PREFIX = "application/papermill.record/"
 
@@ -80,3 +81,11 @@ def test_explicit_display_shows_the_value_as_myst_nb_does(monkeypatch: pytest.Mo
         glue("x", 5, display=True)
     (out,) = cap.outputs
     assert out.data == {"text/plain": "5"}
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_glues_through_d2mlib_so_lab_readers_see_the_values(name: str) -> None:
+    text = (ROOT / f"{name}.md").read_text(encoding="utf-8")
+    assert "from myst_nb import glue" not in text, (
+        f"{name}.md: import glue from d2mlib.chapter (it also shows the values in JupyterLab)"
+    )
