@@ -108,15 +108,18 @@ READER_CHECKS = """() => {
                  label: where(img)});
   }
   const live = [];
+  let frozen = 0;
   const controls = 'button, input, select, textarea, .noUi-target, [role=slider]';
   const scoped = controls.split(', ').map(c => `.jupyter-widgets ${c}, ${c}.jupyter-widgets`);
   for (const el of document.querySelectorAll(scoped.join(', '))) {
     if (el.closest('.jupyter-widgets-output-area, .widget-output')) continue;  // shown output
     if (el.type === 'hidden' || (el.tagName === 'INPUT' && !visible(el))) continue;
-    const off = el.disabled || el.hasAttribute('disabled') || el.getAttribute('aria-disabled') === 'true';
-    if (!off) live.push((el.textContent || el.value || el.className).toString().trim().slice(0, 40));
+    // a slider's handle is off when its slider is: noUiSlider marks the slider [disabled]
+    const off = el.disabled || el.closest('[disabled]') || el.getAttribute('aria-disabled') === 'true';
+    if (off) frozen += 1;
+    else live.push((el.textContent || el.value || el.className).toString().trim().slice(0, 40));
   }
-  return {cutOff, pageWide, images, live};
+  return {cutOff, pageWide, images, live, frozen};
 }"""
 
 
@@ -210,6 +213,8 @@ def test_page_renders_offline(name: str, site_url: str, browser: object, smoke_s
         rendered = page.evaluate("() => document.querySelectorAll('.jupyter-widgets').length")
         assert rendered > 0, f"{name}: widgets did not render"
         page.wait_for_timeout(500)
+        frozen = page.evaluate(READER_CHECKS)["frozen"]
+        assert frozen > 0, f"{name}: the check found no widget control to inspect"
     problems += reader_problems(page, smoke_site)
     page.close()
     assert problems == [], f"{name}: " + "; ".join(problems)
@@ -227,6 +232,8 @@ FAULTY_PAGE = """<!DOCTYPE html><html><body style="margin: 0">
   <button class="jupyter-widgets jupyter-button widget-button">Run</button>
   <div class="jupyter-widgets widget-dropdown"><select><option>ballet</option></select></div>
   <div class="jupyter-widgets-output-area"><button>play</button></div>
+  <div class="jupyter-widgets widget-slider"><div class="noUi-target">
+    <div class="noUi-handle" role="slider" tabindex="0">live handle</div></div></div>
 </div>
 </section>
 <section id="good">
@@ -236,6 +243,8 @@ FAULTY_PAGE = """<!DOCTYPE html><html><body style="margin: 0">
 <div class="jupyter-widgets widget-vbox">
   <button class="jupyter-widgets jupyter-button widget-button" disabled>Run</button>
   <div class="jupyter-widgets widget-dropdown"><select disabled><option>b</option></select></div>
+  <div class="jupyter-widgets widget-slider"><div class="noUi-target" disabled>
+    <div class="noUi-handle" role="slider" tabindex="0">h</div></div></div>
 </div>
 <select onchange="void 0"><option>a gallery works without a kernel</option></select>
 </section>
@@ -283,8 +292,9 @@ def test_reader_checks_flag_each_fault_and_pass_the_fixed_page(
     assert "too small to read: bad img blurred figure: 200 px drawn at 500 px" in text
     assert "looks live but needs a kernel: Run" in text
     assert "looks live but needs a kernel: ballet" in text
+    assert "looks live but needs a kernel: live handle" in text
     assert not any("play" in p for p in problems)  # controls inside an output are content
-    assert len(problems) == 7, problems
+    assert len(problems) == 9, problems
 
 
 # --------------------------------------------------------------------------- JupyterLab
