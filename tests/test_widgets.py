@@ -236,6 +236,7 @@ def test_rerun_panel_in_a_book_build_is_frozen_with_a_note_naming_make_lab(
     assert not panel.live
     assert _enabled_controls(panel) == []
     assert panel.button.description == "Go (live kernel only)"
+    assert panel.button.layout.width == "auto"  # the label is shown whole
     assert "done in" not in panel.status.value  # no stale timing on a static page
     assert "make lab" in panel.note.value and "disabled" in panel.note.value
     panel.run()  # a programmatic rerun keeps it frozen

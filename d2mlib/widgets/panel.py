@@ -285,6 +285,7 @@ class RerunPanel(widgets.VBox):
         self.button.disabled = True
         self.button.button_style = ""
         self.button.description = f"{self.run_label} (live kernel only)"
+        self.button.layout.width = "auto"  # the longer label is not cut off
         self.button.tooltip = "reruns need a live kernel: make lab"
         if self.status.value.startswith("done"):
             self.status.value = "result computed when the book was built"
