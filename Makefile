@@ -48,12 +48,12 @@ data: $(STAMP)  ## generate the synthetic `book` dataset (skipped when present, 
 	$(if $(D2M_DATA),@echo "using D2M_DATA=$(D2M_DATA)",$(BIN)/d2m data --preset book --out $(DATA_ROOT)/book --if-missing)
 
 book: $(STAMP) $(VENDOR_STAMP) data  ## execute every chapter and build the static site into _build/html
-	D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter-book build . --keep-going
+	D2M_BOOK_BUILD=1 D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter-book build . --keep-going
 	$(BIN)/python -m d2mlib.site check _build/html
 	@echo "open _build/html/index.html"
 
 book-smoke: $(STAMP) $(VENDOR_STAMP)  ## the smoke build (tests use it): smoke data, separate output folder
-	D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke \
+	D2M_BOOK_BUILD=1 D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke \
 	  $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
 
 browser:
@@ -70,8 +70,17 @@ pytest: $(STAMP) $(VENDOR_STAMP) browser
 
 test: lint pytest  ## ruff, then every test: units, chapters in smoke mode, the -W build, the browser test
 
-lab: $(STAMP) $(VENDOR_STAMP) data  ## open the chapters in JupyterLab (widgets rerun live there)
-	D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) book/
+# `make lab`: JupyterLab on the chapters, which open as notebooks on a double click (lab/overrides.json
+# sets the default viewer of Markdown files, installed into the venv's Lab settings; a reader's own
+# settings still win). `make lab SMOKE=1`: smoke data and runs, every panel reruns in seconds.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_ENV := $(if $(SMOKE),D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke,D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT))
+
+$(LAB_OVERRIDES): lab/overrides.json $(STAMP)
+	mkdir -p $(dir $@) && cp lab/overrides.json $@
+
+lab: $(STAMP) $(LAB_OVERRIDES) $(if $(SMOKE),,data)  ## open the chapters as notebooks in JupyterLab (SMOKE=1: smoke scale)
+	$(LAB_ENV) $(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) book/
 
 bench: $(STAMP) data  ## run the timing suite and append to runs/timing/results.csv
 	$(BIN)/d2m bench --data $(BOOK_DATA) --out $(RUNS_ROOT)/timing/results.csv

@@ -35,6 +35,7 @@ def smoke_env(smoke_data: Path) -> dict[str, str]:
     """Environment for running chapters and the book in smoke mode."""
     env = dict(os.environ)
     env.update(
+        D2M_BOOK_BUILD="1",  # panels frozen, glue records only: what the static site shows
         D2M_SMOKE="1",
         D2M_DATA=str(smoke_data),
         D2M_RUNS=str(ROOT / "runs" / "smoke"),

@@ -57,7 +57,7 @@ def test_every_chapter_has_one_parameters_cell() -> None:
 def test_chapter_runs_in_smoke_mode(
     name: str, smoke_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key in ("D2M_SMOKE", "D2M_DATA", "D2M_RUNS"):
+    for key in ("D2M_BOOK_BUILD", "D2M_SMOKE", "D2M_DATA", "D2M_RUNS"):
         monkeypatch.setenv(key, smoke_env[key])
     nb = jupytext.read(ROOT / f"{name}.md")
     client = nbclient.NotebookClient(

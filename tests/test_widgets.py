@@ -203,6 +203,63 @@ def test_rerun_panel_carries_the_live_rerun_note() -> None:
     assert any("Live reruns need JupyterLab" in n and "make lab" in n for n in notes)
 
 
+def _enabled_controls(widget: ipywidgets.Widget) -> list[str]:
+    """Descriptions of the enabled controls in a widget tree (what a reader could operate)."""
+    found = []
+    if "disabled" in widget.keys and not widget.disabled:
+        found.append(f"{type(widget).__name__} {getattr(widget, 'description', '')}")
+    for child in getattr(widget, "children", ()):
+        found += _enabled_controls(child)
+    return found
+
+
+def test_rerun_panel_outside_a_book_build_stays_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("D2M_BOOK_BUILD", raising=False)
+    panel = _panel(_Recorder())
+    assert panel.live
+    assert sorted(_enabled_controls(panel)) == [
+        "BoundedIntText seed",
+        "Button Go",
+        "Dropdown style",
+    ]
+    assert panel.status.value.startswith("done in")
+
+
+def test_rerun_panel_in_a_book_build_is_frozen_with_a_note_naming_make_lab(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("D2M_BOOK_BUILD", "1")
+    fn = _Recorder()
+    panel = _panel(fn)
+    assert fn.calls == [{"style": "zumba", "seed": 3}]  # the result is still computed once
+    assert len(panel.output.outputs) == 2
+    assert not panel.live
+    assert _enabled_controls(panel) == []
+    assert panel.button.description == "Go (live kernel only)"
+    assert panel.button.layout.width == "auto"  # the label is shown whole
+    assert "done in" not in panel.status.value  # no stale timing on a static page
+    assert "make lab" in panel.note.value and "disabled" in panel.note.value
+    panel.run()  # a programmatic rerun keeps it frozen
+    assert panel.button.disabled
+    box, _ = widgets.audio_input(None)  # nested controls: a text box and an upload button
+    nested = widgets.rerun_panel(lambda music: music.name, {"music": box}, "Your music")
+    assert _enabled_controls(nested) == []
+
+
+def test_rerun_panel_keeps_a_failed_status_when_frozen() -> None:
+    fn = _Recorder()
+    controls = {"style": widgets.style_dropdown(), "seed": widgets.seed_box(13)}
+    panel = widgets.rerun_panel(fn, controls, "Explore", live=False)
+    assert panel.status.value == "failed"
+    assert "unit list is empty" in panel.output.outputs[0]["data"]["text/plain"]
+
+
+def test_book_build_flag_rejects_other_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D2M_BOOK_BUILD", "yes please")
+    with pytest.raises(ConfigError, match="D2M_BOOK_BUILD must be 0 or 1"):
+        _panel(_Recorder())
+
+
 def test_rerun_panel_closes_figures_fn_made_but_did_not_return() -> None:
     def fn() -> str:
         _figure()
@@ -307,7 +364,12 @@ def test_audio_input_writes_an_upload_and_returns_its_path() -> None:
     assert path.name == "my song.wav"  # no folder part from the browser is kept
     assert path.read_bytes() == content
     assert text.value == str(path)  # the box shows what the getter returns
-    assert upload.value == ()  # the bytes are not kept in the widget (nor in a saved notebook)
+    # the bytes are not kept in the widget (nor in a saved notebook), but the entry is, so
+    # the button's label counts the upload: "Upload (1)", not "Upload (0)"
+    (entry,) = upload.value
+    assert entry["name"] == "../my song.wav" and len(entry["content"]) == 0
+    assert "uploaded my song.wav" in box.children[1].children[1].value
+    assert get() == path  # the emptied entry does not replace the written file
 
 
 def test_audio_input_upload_works_as_a_rerun_panel_control() -> None:

@@ -103,7 +103,7 @@ def plot_units_grid(
     fig, axes = plt.subplots(
         len(rows),
         n_cols,
-        figsize=(n_cols * (0.7 * n_strip + 0.8), 2.6 * len(rows)),
+        figsize=(n_cols * (0.45 * n_strip + 0.6), 1.7 * len(rows)),  # 10 pt text >= 8 px at 670 px
         layout="constrained",
         squeeze=False,
     )

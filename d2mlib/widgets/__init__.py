@@ -3,8 +3,9 @@
 Every front end is a `rerun_panel`: controls, a Run button, a note that live reruns need
 JupyterLab, and an `ipywidgets.Output` holding the result. At build time (nbclient, myst-nb)
 the panel computes its result once with the default control values, so the static page shows
-it inside the embedded widget state; in JupyterLab, pressing Run recomputes it from the
-controls' current values. A static page has no kernel, so moving a control there changes
+it inside the embedded widget state, with the controls and the button disabled and a note
+naming the command for a live kernel (`make lab`); in JupyterLab, pressing Run recomputes it
+from the controls' current values. A static page has no kernel, so moving a control there changes
 nothing: where exploring the static page matters, chapters precompute a few results and
 switch between them with `choice_gallery` (plain HTML and a few lines of inline JS).
 
@@ -39,6 +40,7 @@ from d2mlib.widgets.panel import (
     BATCH_SIZES,
     HIDDEN_SIZES,
     LIVE_NOTE,
+    STATIC_NOTE,
     RerunPanel,
     choice_gallery,
     error_output,
@@ -54,6 +56,7 @@ __all__ = [
     "HIDDEN_SIZES",
     "LIVE_NOTE",
     "RerunPanel",
+    "STATIC_NOTE",
     "audio_input",
     "batch_size_dropdown",
     "choice_gallery",

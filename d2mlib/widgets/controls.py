@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -139,21 +140,26 @@ def audio_input(
 
     def on_upload(change: Mapping[str, Any]) -> None:
         entries = change["new"]
-        if not entries:
-            return
+        if not entries or not len(entries[0].get("content") or b""):
+            return  # nothing chosen, or our own reset below
         try:
-            text.value = str(save_upload(entries[0]))
-            message.value = ""
-            upload.value = ()  # keep the bytes out of the widget state (and a saved notebook)
+            path = save_upload(entries[0])
         except D2MError as exc:
             message.value = error_output(exc)["data"]["text/html"]
+            return
+        text.value = str(path)
+        message.value = f"uploaded {html.escape(path.name)} ({path.stat().st_size / 1024:.0f} kB)"
+        # keep the bytes out of the widget state (and a saved notebook), but keep the entry,
+        # so the button still counts the uploaded file: "Upload (1)"
+        upload.value = ({**dict(entries[0]), "content": memoryview(b"")},)
 
     upload.observe(on_upload, names="value")
 
     def getter() -> Path:
         raw = text.value.strip()
-        if not raw and upload.value:  # an upload whose observer has not run
-            raw = str(save_upload(upload.value[0]))
+        fresh = [e for e in upload.value if len(e.get("content") or b"")]
+        if not raw and fresh:  # an upload whose observer has not run
+            raw = str(save_upload(fresh[0]))
         if not raw:
             raise AudioError("no audio file chosen: type a path or upload a file")
         path = Path(raw).expanduser()

@@ -18,6 +18,7 @@ from IPython import get_ipython
 from IPython.core.formatters import DisplayFormatter
 from IPython.display import HTML
 
+from d2mlib.chapter import book_build
 from d2mlib.errors import ConfigError, D2MError
 
 if TYPE_CHECKING:
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
 
 
 LIVE_NOTE = "Live reruns need JupyterLab: <code>make lab</code>"
+STATIC_NOTE = (
+    "<b>Needs a live kernel.</b> On this static page the controls above are disabled and "
+    "the result below was computed when the book was built, with the values shown. "
+    "To change them and rerun, open this chapter in JupyterLab: <code>make lab</code> "
+    "(or <code>make lab SMOKE=1</code> for a quick try)."
+)
+_STATIC_NOTE_STYLE = (
+    "display: block; background: #fff8e1; border-left: 4px solid #e0a800; "
+    "padding: 0.3em 0.6em; color: #333; font-size: 90%"
+)
 AUDIO_ACCEPT = "audio/*,.wav,.flac,.ogg,.oga,.opus,.mp3"
 BATCH_SIZES: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
 HIDDEN_SIZES: tuple[int, ...] = (16, 64, 128, 256, 512, 1024)
@@ -169,8 +180,22 @@ def _read(control: widgets.Widget) -> Any:
     return control.value
 
 
+def _disable(widget: widgets.Widget) -> None:
+    """Disable a control and every control inside it (boxes hold others in `children`)."""
+    if "disabled" in widget.keys:
+        widget.disabled = True
+    for child in getattr(widget, "children", ()):
+        _disable(child)
+
+
 class RerunPanel(widgets.VBox):
-    """Controls, a Run button, a live-rerun note and an Output: what `rerun_panel` returns."""
+    """Controls, a Run button, a live-rerun note and an Output: what `rerun_panel` returns.
+
+    A panel built with `live=False` (the default during a book build, `D2M_BOOK_BUILD=1`)
+    is frozen after its first run: controls and button disabled, and a note saying that
+    reruns need a live kernel and how to get one, so the static page shows nothing that
+    looks live but does nothing.
+    """
 
     def __init__(
         self,
@@ -179,10 +204,12 @@ class RerunPanel(widgets.VBox):
         title: str,
         run_label: str = "Run",
         note: str = LIVE_NOTE,
+        live: bool | None = None,
     ) -> None:
         self.fn = fn
         self.controls = dict(controls)
         self.run_label = run_label
+        self.live = (not book_build()) if live is None else bool(live)
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>")
         self.button = widgets.Button(
             description=run_label, button_style="primary", tooltip="recompute with these values"
@@ -191,6 +218,7 @@ class RerunPanel(widgets.VBox):
         self.progress = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, layout=widgets.Layout(display="none", width="200px")
         )
+        self._note_text = note
         self.note = widgets.HTML(f'<span style="color: #555; font-size: 90%">{note}</span>')
         self.output = widgets.Output(layout=widgets.Layout(min_height="2em"))
         self.runs = 0
@@ -247,7 +275,22 @@ class RerunPanel(widgets.VBox):
             self.status.value = html.escape(status)
             self.progress.layout.display = "none"
             self.button.description = self.run_label
-            self.button.disabled = False
+            self.button.disabled = not self.live
+
+    def freeze(self) -> None:
+        """Make the panel static: controls and button disabled, a note on how to rerun live."""
+        self.live = False
+        for control in self.controls.values():
+            _disable(control)
+        self.button.disabled = True
+        self.button.button_style = ""
+        self.button.description = f"{self.run_label} (live kernel only)"
+        self.button.layout.width = "auto"  # the longer label is not cut off
+        self.button.tooltip = "reruns need a live kernel: make lab"
+        if self.status.value.startswith("done"):
+            self.status.value = "result computed when the book was built"
+        extra = "" if self._note_text == LIVE_NOTE else f" {self._note_text}"
+        self.note.value = f'<span class="d2m-static-note" style="{_STATIC_NOTE_STYLE}">{STATIC_NOTE}{extra}</span>'
 
 
 def rerun_panel(
@@ -257,6 +300,7 @@ def rerun_panel(
     run_label: str = "Run",
     autorun: bool = True,
     note: str = LIVE_NOTE,
+    live: bool | None = None,
 ) -> RerunPanel:
     """A panel that calls `fn(**values)` on Run (and once now with the defaults if `autorun`).
 
@@ -265,8 +309,12 @@ def rerun_panel(
     `d2m_value()` getter) is shown as one line; other errors raise at construction and show
     their traceback in the output after a click. If `fn` takes a `progress` argument it
     receives a callback `progress(fraction, text="")` that moves a progress bar.
+    `live` (default: not during a book build) False freezes the panel after its first run
+    (see `RerunPanel.freeze`): what the static page shows.
     """
-    panel = RerunPanel(fn, controls, title, run_label, note)
+    panel = RerunPanel(fn, controls, title, run_label, note, live)
     if autorun:
         panel.run(raise_unexpected=True)
+    if not panel.live:
+        panel.freeze()
     return panel
