@@ -128,9 +128,11 @@ def test_spread_comparison_tests_each_metric_against_spread_zero():
 def test_summary_table_uses_readable_names_and_mean_with_sd():
     out = studies.initial_pose.summary_table(_table(30.0, 10.0, 0.6, 0.3, noise=0.0))
     assert list(out.columns) == ["spread 0", "spread 2"]
-    assert out.loc["beat hit rate", "spread 2"] == "0.600 (sd 0)"
+    assert out.loc["beat hit rate", "spread 2"] == "0.600 (sd 0.000)"
     assert out.loc["dance moved (px)", "spread 0"] == ""
     assert not any("_" in name for name in out.index)
+    noisy = studies.initial_pose.summary_table(_table(30.0, 10.0, 0.6, 0.3, noise=1e-6))
+    assert noisy.loc["beat hit rate", "spread 2"] == "0.600 (sd 0.000)"  # no 1.7e-06
 
 
 def test_fade_reads_start_and_last_second_and_says_persists_when_most_is_left():

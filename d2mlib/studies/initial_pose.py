@@ -21,7 +21,7 @@ from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.stats import compare
 from d2mlib.studies.training import _joint_distance
 from d2mlib.validate import check_same_length, metric_error
-from d2mlib.verdicts import fmt_num, trend_verdict
+from d2mlib.verdicts import trend_verdict
 
 if TYPE_CHECKING:
     from d2mlib.generate import DanceGenerator
@@ -211,15 +211,22 @@ def spread_comparison(
     return compare(tidy, "spread 0", metrics_higher_better=HIGHER_BETTER)
 
 
+def _mean_sd(mean: float, sd: float, sig: int = 3) -> str:
+    """'0.330 (sd 0.002)': the mean to `sig` significant digits, the sd to the same decimals."""
+    if not np.isfinite(mean):
+        return "n/a"
+    top = max(abs(mean), abs(sd) if np.isfinite(sd) else 0.0)
+    decimals = 0 if top == 0 else max(sig - 1 - int(np.floor(np.log10(top))), 0)
+    spread = f"{sd:,.{decimals}f}" if np.isfinite(sd) else "n/a"
+    return f"{mean:,.{decimals}f} (sd {spread})"
+
+
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     """A reader's table: one row per metric (readable name), one column per spread, each cell
     the mean over seeds with the seed-to-seed standard deviation in brackets."""
     per_seed = table.groupby(["metric", "spread", "seed"], sort=False)["value"].mean()
     stats = per_seed.groupby(["metric", "spread"], sort=False).agg(["mean", "std"])
-    cells = {
-        (m, s): f"{fmt_num(r['mean'], 3)} (sd {fmt_num(r['std'], 2)})"
-        for (m, s), r in stats.iterrows()
-    }
+    cells = {(m, s): _mean_sd(r["mean"], r["std"]) for (m, s), r in stats.iterrows()}
     metrics = list(dict.fromkeys(table["metric"]))
     spreads = sorted(set(table["spread"]))
     out = pd.DataFrame(
