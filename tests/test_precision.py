@@ -190,6 +190,11 @@ def test_speed_sentences_say_slower_at_book_sizes_and_faster_at_paper_sizes():
         ("aten::addmm", "matrix products"),
         ("aten::tanh", "activation functions"),
         ("aten::copy_", "copying tensors"),
+        ("SliceBackward0", "slicing tensors (backward pass)"),
+        ("_GRURecurrence", "the recurrent layers"),
+        ("_GRURecurrenceBackward", "the recurrent layers (backward pass)"),
+        ("aten::empty_strided", "allocating tensors"),
+        ("AddmmBackward0", "matrix products (backward pass)"),
         ("aten::something_new", "a single operator (named in the profile below)"),
     ],
 )

@@ -14,6 +14,7 @@ the fp32 one, and, as the yardstick, how far the other seed's is.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -163,17 +164,24 @@ def speed_sentences(steps: pd.DataFrame, target: float = 2.0) -> pd.DataFrame:
 
 OPERATOR_KINDS = (
     (("mm", "addmm", "bmm", "matmul", "linear", "baddbmm"), "matrix products"),
-    (("gru", "lstm", "rnn"), "the recurrent layers' own kernels"),
     (("tanh", "sigmoid", "relu", "gelu", "elu"), "activation functions"),
     (("add", "mul", "sub", "div", "add_", "mul_"), "element-wise arithmetic"),
     (("copy_", "cat", "stack", "to", "contiguous", "clone"), "copying tensors"),
+    (("slice", "select", "index", "narrow", "view", "unbind", "split"), "slicing tensors"),
+    (("empty", "empty_strided", "zeros", "ones", "full"), "allocating tensors"),
 )
+RECURRENT = ("gru", "lstm", "rnn")
 
 
 def operator_kind(op: str) -> str:
     """A reader's name for a profiler operator: 'aten::mm' -> 'matrix products'."""
     name = str(op).split("::")[-1].lower()
+    backward = re.fullmatch(r"(.+?)backward\d*", name)
+    name = backward.group(1) if backward else name
+    if any(r in name for r in RECURRENT):
+        kind = "the recurrent layers"
+        return f"{kind} (backward pass)" if backward else kind
     for names, kind in OPERATOR_KINDS:
         if name in names or any(name.startswith(n + "_") for n in names if len(n) > 3):
-            return kind
+            return f"{kind} (backward pass)" if backward else kind
     return "a single operator (named in the profile below)"
