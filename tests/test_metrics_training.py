@@ -33,12 +33,35 @@ def test_reconstruction_table_rejects_mismatched_shapes():
         )
 
 
-@pytest.mark.parametrize(
-    ("model", "phrase"),
-    [(1.0, "beats both"), (3.0, "beats the mean pose but not"), (9.0, "not yet beat either")],
-)
-def test_baseline_verdict_names_which_baselines_are_beaten(model, phrase):
-    assert phrase in studies.training.baseline_verdict(model, first_pose=2.0, mean_pose=5.0)
+def test_reconstruction_comparison_finds_the_vae_better_than_a_far_baseline():
+    rng = np.random.default_rng(0)
+    units = rng.normal(0, 20, (40, 8, 14, 2)) + 200.0
+    recon = units + rng.normal(0, 1.0, units.shape)  # about 0.8 px off
+    result = studies.training.reconstruction_comparison(units, recon, np.full((14, 2), 200.0))
+    row = result.set_index("system")
+    assert set(row.index) == {"first pose held", "mean pose"}
+    assert (row["baseline"] == "dance-unit VAE").all()
+    assert row.loc["mean pose", "differs"] and row.loc["mean pose", "effect"] > 10
+    assert row.loc["mean pose", "better"] == "baseline"  # lower error: the VAE is better
+    worse = studies.training.reconstruction_comparison(
+        units, units[:, :1] + 0 * units, np.full((14, 2), 200.0)
+    ).set_index("system")
+    assert worse.loc["first pose held", "effect"] == pytest.approx(0.0)
+    assert not worse.loc["first pose held", "differs"]
+
+
+def test_motion_ratio_is_one_for_a_copy_and_the_damping_factor_for_a_damped_copy():
+    rng = np.random.default_rng(1)
+    units = np.cumsum(rng.normal(0, 3, (10, 32, 14, 2)), axis=1) + 200.0
+    same = studies.training.motion_ratio(units, units)
+    assert list(same["frame"]) == list(range(1, 32))
+    np.testing.assert_allclose(same["ratio"], 1.0)
+    damped = units[:, :1] + 0.4 * (units - units[:, :1])
+    out = studies.training.motion_ratio(units, damped)
+    np.testing.assert_allclose(out["ratio"], 0.4, rtol=1e-5)
+    assert (out["rebuilt_px"] < out["real_px"]).all()
+    with pytest.raises(MetricError, match="one shape"):
+        studies.training.motion_ratio(units, units[:, :5])
 
 
 def _dance_on_beats(beat_frames, n=60):
@@ -54,15 +77,45 @@ def _dance_on_beats(beat_frames, n=60):
     return poses
 
 
-def test_held_out_summary_counts_heard_styles_and_beat_hits():
+class _Clip:
+    def __init__(self, style, poses, beats):
+        self.style, self.poses, self.beat_times = style, poses, beats
+
+    def music(self):
+        return SimpleNamespace(beat_times=self.beat_times)
+
+
+class _Generator:
+    """Composes a dance off the beats, heard as zumba; records whether it was asked to warp."""
+
+    def __init__(self, poses):
+        self.poses, self.warps = poses, []
+
+    def compose(self, music, seed=0, warp=True):
+        self.warps.append(warp)
+        return SimpleNamespace(poses=self.poses, style="zumba")
+
+
+def test_held_out_beats_scores_real_unwarped_and_warped_dances_against_the_same_beats():
     beats = np.array([15, 30, 45]) / 15.0
-    on, off = _dance_on_beats([15, 30, 45]), _dance_on_beats([8, 22, 38])
-    clips = [SimpleNamespace(style="zumba", poses=on, beat_times=beats) for _ in range(2)]
-    dances = [SimpleNamespace(style="zumba", poses=off), SimpleNamespace(style="ballet", poses=on)]
-    table = studies.training.held_out_summary(clips, dances)
-    assert list(table.index) == ["zumba"]
-    row = table.loc["zumba"]
-    assert row["clips"] == 2
-    assert row["heard as its style"] == pytest.approx(0.5)
-    assert row["hit rate (real)"] == pytest.approx(1.0)
-    assert row["hit rate (composed)"] == pytest.approx(0.5)
+    on, off = _dance_on_beats([15, 30, 45]), _dance_on_beats([12, 27, 42])
+    clips = [_Clip("zumba", on, beats), _Clip("ballet", on, beats)]
+    gen = _Generator(off)
+    tidy, heard = studies.training.held_out_beats(gen, clips, seeds=[0, 1])
+    assert gen.warps == [False] * 4  # the composer's own output is scored unwarped
+    hit = tidy[tidy["metric"] == "beat_hit_rate"].groupby("system")["value"].mean()
+    assert hit["real"] == pytest.approx(1.0)
+    assert hit["composed"] == pytest.approx(0.0)  # 3 frames = 0.2 s off every beat
+    assert hit["composed, warped"] == pytest.approx(1.0)  # warping moves them onto the beats
+    assert len(tidy[(tidy["system"] == "composed")]) == 2 * 2 * 2  # clips x seeds x metrics
+    assert list(heard["heard_as"]) == ["zumba", "zumba"]
+    table = studies.training.held_out_summary(tidy, heard)
+    assert list(table.index) == ["ballet", "zumba", "all"]
+    assert table.loc["all", "heard as its style"] == "50%"
+    assert table.loc["zumba", "beat hit rate (composed)"] == "0%"
+    assert table.loc["all", "beat hit rate (composed, warped)"] == "100%"
+
+
+def test_held_out_beats_needs_clips_and_seeds():
+    with pytest.raises(MetricError, match="at least one"):
+        studies.training.held_out_beats(_Generator(None), [], seeds=[0])

@@ -150,3 +150,53 @@ def test_precision_curves_trains_both_precisions_and_another_seed(smoke_data, tm
     seed = studies.precision.precision_gap(curves, other="fp32, next seed")["train_max"]
     assert bf16 < 0.05 and seed > bf16  # another seed moves the curve more than bf16 does
     assert len(list(tmp_path.iterdir())) == 3  # three cached runs
+
+
+def test_gap_verdict_says_more_when_bf16_moves_the_curve_further_than_a_seed():
+    # the build's numbers: bf16 1.22%, another seed 0.23%
+    said = studies.precision.gap_verdict(0.0122, 0.0023)
+    assert said.startswith("more than another seed does")
+    assert "1.22% against 0.23%" in said and "5.3 times" in said
+    assert studies.precision.gap_verdict(0.0023, 0.0122).startswith("less than")
+    assert studies.precision.gap_verdict(0.011, 0.010).startswith("about as much as")
+    # either side of the threshold (1.25 by default)
+    assert studies.precision.gap_verdict(0.0126, 0.01).startswith("more than")
+    assert studies.precision.gap_verdict(0.0124, 0.01).startswith("about")
+    assert studies.precision.gap_verdict(0.0, 0.0).startswith("about as much as")
+    with pytest.raises(ConfigError, match="finite"):
+        studies.precision.gap_verdict(float("nan"), 0.01)
+
+
+def test_speed_sentences_say_slower_at_book_sizes_and_faster_at_paper_sizes():
+    steps = pd.DataFrame(
+        {"naive": [0.30, 1.2], "ours": [0.35, 1.0], "ours_bf16": [0.4, 0.5]},
+        index=["book", "paper"],
+    )
+    out = studies.precision.speed_sentences(steps)
+    assert out.loc["book", "speed-up"] == pytest.approx(0.30 / 0.35)
+    assert out.loc["book", "verdict"].startswith("slower (0.86 times as fast)")
+    assert out.loc["book", "verdict"].endswith("target 2 times not met")
+    assert out.loc["paper", "verdict"].startswith("1.2 times as fast")
+    assert out.loc["paper", "verdict, bf16"].startswith("2.4 times as fast")
+    assert out.loc["paper", "verdict, bf16"].endswith("target 2 times met")
+    with pytest.raises(ConfigError, match="naive"):
+        studies.precision.speed_sentences(steps[["ours"]])
+
+
+@pytest.mark.parametrize(
+    ("op", "kind"),
+    [
+        ("aten::mm", "matrix products"),
+        ("aten::addmm", "matrix products"),
+        ("aten::tanh", "activation functions"),
+        ("aten::copy_", "copying tensors"),
+        ("SliceBackward0", "slicing tensors (backward pass)"),
+        ("_GRURecurrence", "the recurrent layers"),
+        ("_GRURecurrenceBackward", "the recurrent layers (backward pass)"),
+        ("aten::empty_strided", "allocating tensors"),
+        ("AddmmBackward0", "matrix products (backward pass)"),
+        ("aten::something_new", "a single operator (named in the profile below)"),
+    ],
+)
+def test_operator_kind_names_profiler_operators_for_readers(op, kind):
+    assert studies.precision.operator_kind(op) == kind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from d2mlib import config, generate, studies, train
+from d2mlib import config, data, generate, studies, train
 from d2mlib.errors import ConfigError
 
 
@@ -49,6 +49,14 @@ def test_evaluate_run_on_the_test_split_gives_an_accuracy_between_0_and_1(style_
     got = studies.training.evaluate_run(style_run.path, smoke_data, split="test")
     assert 0.0 <= got["accuracy"] <= 1.0
     assert got["loss"] > 0
+
+
+def test_style_test_scores_match_the_runs_own_evaluation_on_every_window(style_run, smoke_data):
+    scores = studies.training.style_test_scores(style_run.path, data.FeatureStore.open(smoke_data))
+    # one batch holds every test window: the run's validation pass scores the same windows
+    own = studies.training.evaluate_run(style_run.path, smoke_data, "test", batch_size=100_000)
+    assert scores["accuracy"] == pytest.approx(own["accuracy"], abs=1e-6)  # float32 mean
+    assert scores["windows"] > 0 and {"recall ballet", "precision hiphop"} <= set(scores)
 
 
 def test_runs_overview_counts_steps_parameters_and_minutes(style_run):

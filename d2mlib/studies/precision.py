@@ -14,6 +14,7 @@ the fp32 one, and, as the yardstick, how far the other seed's is.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 
 from d2mlib.errors import ConfigError
 from d2mlib.train.runs import train_stage
+from d2mlib.verdicts import fmt_num, fmt_pct, ratio_verdict
 
 PRECISION_STAGES = ("style", "decomp")
 
@@ -110,3 +112,76 @@ def _relative(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     diff = np.abs(a - ref)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(diff == 0, 0.0, diff / np.abs(ref))
+
+
+def gap_verdict(gap: float, seed_gap: float, threshold: float = 1.25) -> str:
+    """How far bf16 moves the loss curve against how far another seed moves it, in words.
+
+    `gap` and `seed_gap` are relative gaps (fractions, e.g. `precision_gap`'s train_max). bf16
+    moves the curve 'more than' another seed when its gap is at least `threshold` times the
+    seed's, 'less than' when at most 1/`threshold` times, else 'about as much as'; the
+    sentence carries both gaps and their ratio, so it cannot contradict them.
+    """
+    if not (np.isfinite(gap) and np.isfinite(seed_gap) and gap >= 0 and seed_gap >= 0):
+        raise ConfigError(f"gaps must be finite and >= 0, got {gap!r}, {seed_gap!r}")
+    if not (np.isfinite(threshold) and threshold >= 1):
+        raise ConfigError(f"threshold must be >= 1, got {threshold!r}")
+    both = f"{fmt_pct(gap, 2)} against {fmt_pct(seed_gap, 2)}"
+    if seed_gap == 0:
+        word = "about as much as" if gap == 0 else "more than"
+        return f"{word} another seed does ({both})"
+    ratio = gap / seed_gap
+    if ratio >= threshold:
+        word = f"more than another seed does ({fmt_num(ratio, 2)} times as much"
+    elif ratio <= 1 / threshold:
+        word = f"less than another seed does ({fmt_num(ratio, 2)} times as much"
+    else:
+        word = f"about as much as another seed does (within {fmt_pct(threshold - 1)}"
+    return f"{word}: {both})"
+
+
+def speed_sentences(steps: pd.DataFrame, target: float = 2.0) -> pd.DataFrame:
+    """Per model size: the batched step against the original's structure, in words.
+
+    `steps`: one row per preset (index), median step seconds in columns ``naive`` and ``ours``
+    (and ``ours_bf16`` when measured). Returns per preset the speed-ups and
+    `verdicts.ratio_verdict` sentences with the `target` speed-up, ours and ours in bf16.
+    """
+    if not {"naive", "ours"} <= set(steps.columns):
+        raise ConfigError("steps need the columns 'naive' and 'ours' (median seconds)")
+    rows = {}
+    for preset, r in steps.iterrows():
+        row = {
+            "speed-up": r["naive"] / r["ours"],
+            "verdict": ratio_verdict(r["ours"], r["naive"], target=target),
+        }
+        if "ours_bf16" in steps.columns and np.isfinite(r.get("ours_bf16", np.nan)):
+            row["speed-up, bf16"] = r["naive"] / r["ours_bf16"]
+            row["verdict, bf16"] = ratio_verdict(r["ours_bf16"], r["naive"], target=target)
+        rows[preset] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+OPERATOR_KINDS = (
+    (("mm", "addmm", "bmm", "matmul", "linear", "baddbmm"), "matrix products"),
+    (("tanh", "sigmoid", "relu", "gelu", "elu"), "activation functions"),
+    (("add", "mul", "sub", "div", "add_", "mul_"), "element-wise arithmetic"),
+    (("copy_", "cat", "stack", "to", "contiguous", "clone"), "copying tensors"),
+    (("slice", "select", "index", "narrow", "view", "unbind", "split"), "slicing tensors"),
+    (("empty", "empty_strided", "zeros", "ones", "full"), "allocating tensors"),
+)
+RECURRENT = ("gru", "lstm", "rnn")
+
+
+def operator_kind(op: str) -> str:
+    """A reader's name for a profiler operator: 'aten::mm' -> 'matrix products'."""
+    name = str(op).split("::")[-1].lower()
+    backward = re.fullmatch(r"(.+?)backward\d*", name)
+    name = backward.group(1) if backward else name
+    if any(r in name for r in RECURRENT):
+        kind = "the recurrent layers"
+        return f"{kind} (backward pass)" if backward else kind
+    for names, kind in OPERATOR_KINDS:
+        if name in names or any(name.startswith(n + "_") for n in names if len(n) > 3):
+            return f"{kind} (backward pass)" if backward else kind
+    return "a single operator (named in the profile below)"

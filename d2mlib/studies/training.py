@@ -13,15 +13,18 @@ import pandas as pd
 import torch
 
 from d2mlib import skeleton
-from d2mlib.beats import beat_metrics
+from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, beat_metrics, seconds_to_frames
 from d2mlib.config import STYLES, resolve_device
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
+from d2mlib.stats import compare
+from d2mlib.studies.style_classification import classification_scores, style_predictions
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.loop import run_validation, validation_batches
 from d2mlib.train.runs import Run, load_run, read_run
 from d2mlib.validate import check_dance_set, check_same_length, metric_error
+from d2mlib.verdicts import fmt_pct
 
 
 def _joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -62,39 +65,129 @@ def reconstruction_table(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def baseline_verdict(model: float, first_pose: float, mean_pose: float) -> str:
-    """A phrase comparing a reconstruction error with the two baselines' (smaller is better)."""
-    values = (model, first_pose, mean_pose)
-    if not all(np.isfinite(v) for v in values):
-        raise metric_error(f"baseline_verdict: errors must be finite, got {values}")
-    if model < first_pose and model < mean_pose:
-        return "the VAE beats both baselines"
-    if model < mean_pose:
-        return "the VAE beats the mean pose but not yet the still first pose"
-    if model < first_pose:
-        return "the VAE beats the still first pose but not yet the mean pose"
-    return "the VAE does not yet beat either baseline"
+def reconstruction_comparison(
+    units: np.ndarray, recon: np.ndarray, mean_pose: np.ndarray
+) -> pd.DataFrame:
+    """The decision rule on the reconstruction error: each baseline against the VAE.
+
+    Per-unit mean L1 error (px per coordinate) of the VAE ("dance-unit VAE"), of holding the
+    unit's first pose ("first pose held") and of the training set's mean pose ("mean pose");
+    each unit is a clip of one run (one seed: the rule counts the units only). Effects are
+    baseline error minus the VAE's: positive where the VAE errs less.
+    """
+    x = np.asarray(check_dance_set(units, "reconstruction units"), np.float64)
+    y = np.asarray(check_dance_set(recon, "reconstructions"), np.float64)
+    if x.shape != y.shape:
+        raise metric_error(f"reconstruction_comparison: units {x.shape} and {y.shape} differ")
+    mean_pose = np.asarray(mean_pose, np.float64).reshape(skeleton.NUM_JOINTS, 2)
+    errors = {
+        "dance-unit VAE": np.abs(y - x).mean(axis=(1, 2, 3)),
+        "first pose held": np.abs(x[:, :1] - x).mean(axis=(1, 2, 3)),
+        "mean pose": np.abs(mean_pose - x).mean(axis=(1, 2, 3)),
+    }
+    tidy = pd.concat(
+        pd.DataFrame(
+            {"system": k, "metric": "error (px)", "seed": 0, "clip": np.arange(len(v)), "value": v}
+        )
+        for k, v in errors.items()
+    )
+    return compare(tidy, "dance-unit VAE", metrics_higher_better={"error (px)": False})
 
 
-def held_out_summary(clips: Sequence[object], dances: Sequence[object]) -> pd.DataFrame:
-    """Per style: clips, how often the music was heard as its style, beat hit rates of the real
-    and the composed dances (generate.HeldOutClip and generate.Dance pairs; pooled over clips)."""
-    check_same_length(list(clips), list(dances), "clips", "dances")
-    if not len(clips):
-        raise metric_error("held_out_summary: empty set (no clips)")
-    rows = {}
-    for style in [s for s in STYLES if any(c.style == s for c in clips)]:
-        pairs = [(c, d) for c, d in zip(clips, dances, strict=True) if c.style == style]
-        beats = [c.beat_times for c, _ in pairs]
-        rows[style] = {
-            "clips": len(pairs),
-            "heard as its style": float(np.mean([d.style == style for _, d in pairs])),
-            "hit rate (real)": beat_metrics([c.poses for c, _ in pairs], beats)["beat_hit_rate"],
-            "hit rate (composed)": beat_metrics([d.poses for _, d in pairs], beats)[
-                "beat_hit_rate"
-            ],
+def motion_ratio(units: np.ndarray, recon: np.ndarray) -> pd.DataFrame:
+    """How much rebuilt units move against the real ones, frame by frame along the unit.
+
+    For frames t = 1 .. T-1: the mean joint displacement from frame t-1 to t of the
+    reconstructions divided by that of the real units (mean over units and joints, px); 1 means
+    the rebuilt units move as much as the real ones, below 1 they are damped. Columns: frame,
+    real_px, rebuilt_px, ratio.
+    """
+    x = np.asarray(check_dance_set(units, "real units"), np.float64)
+    y = np.asarray(check_dance_set(recon, "rebuilt units"), np.float64)
+    if x.shape != y.shape or x.ndim != 4 or x.shape[1] < 2:
+        raise metric_error(
+            f"motion_ratio: needs real and rebuilt units of one shape (N, T>=2, 14, 2), "
+            f"got {x.shape} and {y.shape}"
+        )
+    real = _joint_distance(x[:, 1:], x[:, :-1]).mean(axis=(0, 2))
+    rebuilt = _joint_distance(y[:, 1:], y[:, :-1]).mean(axis=(0, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(real > 0, rebuilt / real, np.nan)
+    frames = np.arange(1, x.shape[1])
+    return pd.DataFrame({"frame": frames, "real_px": real, "rebuilt_px": rebuilt, "ratio": ratio})
+
+
+BEAT_SYSTEMS = ("real", "composed", "composed, warped")
+"""The dances `held_out_beats` scores: the clip's own, the composer's own output, and that
+output beat-warped onto the music's beats (the post-processing step)."""
+
+
+def held_out_beats(
+    generator: Any, clips: Sequence[Any], seeds: Sequence[int], max_shift: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Beat scores of the real dances and the composer's dances, unwarped and warped.
+
+    Composes one unwarped dance per clip (HeldOutClip) and seed, warps a copy onto the music's
+    beats (`beats.align_to_beats`, as DanceGenerator.compose(warp=True) does) and scores all
+    against the same beats. Returns (tidy rows system, metric, seed, clip, value for
+    beat_hit_rate and bas_kinematic, the real dances under seed 0; heard rows clip, style,
+    heard_as: the style the extractor hears in each clip's music).
+    """
+    if not len(clips) or not len(seeds):
+        raise metric_error("held_out_beats: needs at least one clip and one seed")
+    shift = DEFAULT_MAX_SHIFT if max_shift is None else int(max_shift)
+    rows: list[dict[str, Any]] = []
+    heard = []
+
+    def score(system: str, seed: int, c: int, poses: np.ndarray, beats: np.ndarray) -> None:
+        m = beat_metrics([poses], [beats])
+        for metric in ("beat_hit_rate", "bas_kinematic"):
+            rows.append(dict(system=system, metric=metric, seed=seed, clip=c, value=m[metric]))
+
+    for c, clip in enumerate(clips):
+        music = clip.music()
+        score("real", 0, c, clip.poses, clip.beat_times)
+        for seed in seeds:
+            dance = generator.compose(music, seed=int(seed), warp=False)
+            score("composed", int(seed), c, dance.poses, clip.beat_times)
+            frames = seconds_to_frames(music.beat_times)
+            warped = align_to_beats(dance.poses, frames, shift) if len(frames) else dance.poses
+            score("composed, warped", int(seed), c, warped, clip.beat_times)
+        heard.append({"clip": c, "style": clip.style, "heard_as": dance.style})
+    return pd.DataFrame(rows), pd.DataFrame(heard)
+
+
+def held_out_summary(beats: pd.DataFrame, heard: pd.DataFrame) -> pd.DataFrame:
+    """A reader's table per style and overall: clips, share heard as its style, and the beat
+    hit rate of each of BEAT_SYSTEMS (mean over seeds and clips), from `held_out_beats`."""
+    hit = beats[beats["metric"] == "beat_hit_rate"].merge(heard[["clip", "style"]], on="clip")
+    out = {}
+    for style in [s for s in STYLES if s in set(heard["style"])] + ["all"]:
+        mine = heard if style == "all" else heard[heard["style"] == style]
+        h = hit if style == "all" else hit[hit["style"] == style]
+        row = {
+            "clips": len(mine),
+            "heard as its style": fmt_pct(np.mean(mine["style"] == mine["heard_as"])),
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+        for system in BEAT_SYSTEMS:
+            per_seed = h[h["system"] == system].groupby("seed")["value"].mean()
+            row[f"beat hit rate ({system})"] = fmt_pct(per_seed.mean())
+        out[style] = row
+    table = pd.DataFrame.from_dict(out, orient="index")
+    table.index.name = "music of style"
+    return table
+
+
+def style_test_scores(run_path: str | Path, store: FeatureStore, split: str = "test") -> dict:
+    """Accuracy, precision and recall of a style run on every window tiling `split`'s clips.
+
+    The one computation of a style extractor's test scores (the style chapter's
+    `style_predictions` and `classification_scores`): a fraction of all windows, so the same
+    run gives the same number wherever the book quotes it.
+    """
+    model = load_run(Path(run_path))[0]["style"]
+    table = style_predictions(model, store, split)
+    return classification_scores(table["style"], table["predicted"]) | {"windows": len(table)}
 
 
 def evaluate_run(
