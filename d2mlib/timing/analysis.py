@@ -12,6 +12,7 @@ import pandas as pd
 
 from d2mlib.errors import ConfigError
 from d2mlib.timing.results import load_results, results_frame
+from d2mlib.verdicts import count_phrase
 
 # The speed targets, read from the table
 
@@ -168,7 +169,8 @@ def targets(df: pd.DataFrame, run_id: str | None = None) -> pd.DataFrame:
             sec,
             "< 1 s",
             sec < 1.0,
-            f"{int(row['torch_threads'])} torch threads on {int(row['logical_cores'])} cores",
+            f"{count_phrase(int(row['torch_threads']), 'torch thread')} on "
+            f"{count_phrase(int(row['logical_cores']), 'core')}",
         )
     for dtype in ("fp32", "bf16"):
         peak = _one(run, benchmark="matmul_peak", variant=dtype)
