@@ -3,12 +3,14 @@ row compared with floors warped the same way, beat metrics against the world's t
 a tidy per-clip table that the book's rule (stats.compare) reads."""
 
 import dataclasses
+import json
+import os
 
 import numpy as np
 import pytest
 
+from d2mlib import config, stats, synth
 from d2mlib import metrics as M
-from d2mlib import stats, synth
 from d2mlib.skeleton import FPS
 from tests.test_metrics import fake_eval_data, one_torch_thread, tiny_classifier  # noqa: F401
 
@@ -97,3 +99,21 @@ def test_the_tidy_per_clip_table_goes_through_the_decision_rule(tiny_classifier)
     assert (
         result.loc["fid", "n_clips"] == 0 and result.loc["fid", "uncertainty"] == stats.SEEDS_ONLY
     )
+
+
+def test_find_systems_prefers_the_main_run_over_a_shorter_newer_one(tmp_path) -> None:
+    cfg = config.preset("smoke")
+
+    def fake_run(name: str, run_cfg, steps: int, mtime: float) -> None:
+        path = tmp_path / name
+        path.mkdir()
+        config.to_yaml(run_cfg, path / "config.yaml")
+        (path / "run.json").write_text(json.dumps({"preset": "smoke"}), encoding="utf-8")
+        (path / "done").write_text(json.dumps({"step": steps}), encoding="utf-8")
+        os.utime(path / "done", (mtime, mtime))
+
+    fake_run("comp-main", cfg, 800, 1000.0)
+    fake_run("comp-short", cfg, 128, 2000.0)  # the ablation study's full run, trained later
+    fake_run("comp-abl", config.ablation(cfg, "no_style_regressor"), 128, 1500.0)
+    found = M.find_systems(tmp_path)
+    assert found == {"full": tmp_path / "comp-main", "no_style_regressor": tmp_path / "comp-abl"}

@@ -444,10 +444,20 @@ def ablation_name(cfg: Config) -> str:
     return "full"
 
 
+def _steps(done: Path) -> int:
+    """Training steps a finished run recorded in its done marker (0 when unreadable)."""
+    try:
+        return int(json.loads(done.read_text(encoding="utf-8")).get("step", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def find_systems(
     runs_dir: str | Path, data_dir: str | Path | None = None, preset: str | None = None
 ) -> dict[str, Path]:
-    """The newest finished composition run per system ("full" and each ablation) under `runs_dir`.
+    """The longest-trained finished composition run per system ("full" and each ablation) under
+    `runs_dir`, the newest among equals: the main run, not a shorter ablation-study run of the
+    same config.
 
     Only runs trained on `data_dir` (when given) and of `preset` (when given) count.
     """
@@ -456,7 +466,7 @@ def find_systems(
     if not runs_dir.is_dir():
         return {}
     want = data_identity(data_dir) if data_dir is not None else None
-    newest: dict[str, tuple[float, Path]] = {}
+    best: dict[str, tuple[int, float, Path]] = {}
     for path in sorted(runs_dir.glob("comp-*")):
         done, info_path = path / DONE_MARKER, path / "run.json"
         if not (done.is_file() and info_path.is_file() and (path / "config.yaml").is_file()):
@@ -470,10 +480,10 @@ def find_systems(
         if preset is not None and info.get("preset") != preset:
             continue
         name = ablation_name(cfgmod.from_yaml(path / "config.yaml"))
-        stamp = done.stat().st_mtime
-        if name not in newest or stamp > newest[name][0]:
-            newest[name] = (stamp, path)
-    return {name: newest[name][1] for name in sorted(newest, key=lambda n: (n != "full", n))}
+        key = (_steps(done), done.stat().st_mtime, path)
+        if name not in best or key[:2] > best[name][:2]:
+            best[name] = key
+    return {name: best[name][2] for name in sorted(best, key=lambda n: (n != "full", n))}
 
 
 def derived_seed(*key: int) -> int:
