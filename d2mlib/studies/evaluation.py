@@ -20,6 +20,7 @@ from d2mlib.metrics.field_fid import (
     extrapolate,
     fid_against_n,
     fid_protocol,
+    max_n,
 )
 
 ARROWS = {"lower": "↓", "higher": "↑", "closer": "≈ data"}
@@ -115,24 +116,35 @@ def per_clip_count(metrics: Sequence[str]) -> int:
     return sum(m in PER_CLIP_METRICS for m in metrics)
 
 
-def fid_curve(features: np.ndarray, repeats: int = 20, seed: int = 0) -> pd.DataFrame:
-    """FID of a set of embeddings against itself (disjoint halves) at five sizes N: mean and
-    standard deviation over `repeats` draws per N, plain (full dimension) and as the protocol
-    measures it (mean over its random projections), with the protocol's extrapolated FID_inf."""
-    plain = fid_against_n(features, None, repeats=repeats, seed=seed)
-    ns = sorted(plain["n"].unique())
-    proto = fid_protocol(features, None)
-    out = (
-        plain.groupby("n")["fid"]
-        .agg(["mean", "std"])
-        .rename(columns={"mean": "plain FID", "std": "plain sd"})
-    )
-    projected = [
-        fid_against_n(features, None, ns, repeats, seed, proto.dim, projection_seed=p)
-        for p in range(FID_PROTOCOL_PROJECTIONS)
-    ]
-    out["protocol view"] = pd.concat(projected).groupby("n")["fid"].mean()
-    out.attrs["fid_inf"] = proto.value
+def fid_curve(
+    features: np.ndarray, marked: int | None = None, repeats: int = 20, seed: int = 0
+) -> pd.DataFrame:
+    """FID of a set of embeddings against itself (disjoint halves) at sizes N from 6 to half the
+    set, geometrically spaced, plus `marked` (e.g. the test set's size): mean and standard
+    deviation over `repeats` draws per N, plain (full dimension) and in the protocol's view
+    (mean over its random 4-d projections); ``attrs["fid_inf"]`` is the protocol's FID_inf."""
+    top = max_n(features)
+    sizes = np.geomspace(6, top, 6).astype(int) if top > 6 else np.array([top])
+    if marked is not None and 2 <= marked <= top:
+        sizes = np.append(sizes, marked)
+    ns = sorted({int(n) for n in sizes})
+    plain = fid_against_n(features, None, ns, repeats=repeats, seed=seed)
+    try:
+        proto = fid_protocol(features, None)
+        dim, fid_inf = proto.dim, proto.value
+    except MetricError:  # too few dances for the protocol (smoke scale)
+        dim, fid_inf = None, float("nan")
+    out = plain.groupby("n")["fid"].agg(["mean", "std"])
+    out.columns = ["plain FID", "plain sd"]
+    if dim is not None:
+        projected = [
+            fid_against_n(features, None, ns, repeats, seed, dim, projection_seed=p)
+            for p in range(FID_PROTOCOL_PROJECTIONS)
+        ]
+        out["protocol view"] = pd.concat(projected).groupby("n")["fid"].mean()
+    else:
+        out["protocol view"] = float("nan")
+    out.attrs["fid_inf"] = fid_inf
     out.attrs["plain_inf"] = extrapolate(plain)[0]
     return out.reset_index()
 
