@@ -143,3 +143,21 @@ def test_balanced_order_interleaves_styles_so_a_cap_keeps_every_style() -> None:
     assert order[:3].tolist() == [0, 3, 5]  # first of each style, in split order
     assert styles[metrics.balanced_order(styles, 6)].tolist() == [0, 1, 2, 0, 1, 2]
     assert metrics.balanced_order(styles, 0).size == 0
+
+
+def test_fid_curve_shows_plain_fid_falling_with_n_for_a_set_against_itself() -> None:
+    features = np.random.default_rng(0).normal(size=(400, 16))
+    curve = E.fid_curve(features, marked=45, repeats=5)
+    assert 45 in curve["n"].tolist() and curve["n"].max() == 200
+    plain = curve["plain FID"].to_numpy()
+    assert plain[0] > 5 * plain[-1]  # same distribution, yet small N reads as far apart
+    assert abs(curve.attrs["fid_inf"]) < 0.05 * plain[0]
+    assert E.curve_phrase(curve).startswith("N = 6: ")
+    assert list(E.readable_curve(curve).columns) == ["plain FID", "plain sd", "protocol view"]
+
+
+def test_variant_columns_name_only_variants_the_field_registry_knows() -> None:
+    out = E.variant_columns()
+    assert "FID_k (AIST++ kinetic features)" in out.index
+    assert out.loc["FID_k (AIST++ kinetic features)", "field's variant"] == "kinetic_aist"
+    assert out.loc["beat align score (over dance beats)", "field's variant"] == "bas_fact"
