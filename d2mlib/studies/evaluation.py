@@ -67,7 +67,9 @@ def metric_list(names: Sequence[str], empty: str = "none") -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def floors_summary(judged: pd.DataFrame, floors: Sequence[str]) -> dict[str, object]:
+def floors_summary(
+    judged: pd.DataFrame, floors: Sequence[str], noun: str = "metric"
+) -> dict[str, object]:
     """From `metrics.bounds.judge_floors`: the metrics judged, those the model beats every floor
     on (each row's `verdicts.claim_verdict` confirmed), and a phrase counting them."""
     if judged.empty:
@@ -85,7 +87,7 @@ def floors_summary(judged: pd.DataFrame, floors: Sequence[str]) -> dict[str, obj
         "metrics": metrics,
         "beats_all": won,
         "loses_somewhere": lost,
-        "phrase": f"{len(won)} of {verdicts.count_phrase(len(metrics), 'metric')}",
+        "phrase": f"{len(won)} of {verdicts.count_phrase(len(metrics), noun)}",
         "claims": claims,
     }
 
