@@ -375,18 +375,23 @@ def test_evaluate_systems_returns_a_tidy_table_with_floors_and_ceiling(tiny_clas
         return [data.dances[i] + rng.normal(scale=2.0, size=data.dances[i].shape) for i in clips]
 
     table = M.evaluate_systems(data, tiny_classifier, {"full": noisy_copies}, seeds=2, config=cfg)
-    assert list(table.columns) == ["system", "seed", "metric", "value"]
+    assert list(table.columns) == ["system", "metric", "seed", "clip", "value"]
     assert set(table["system"]) == {"dataset", "full", "retrieval", "random_units"}
     assert sorted(table.loc[table.system == "full", "seed"].unique()) == [0, 1]
-    value = table.set_index(["system", "seed", "metric"])["value"]
-    assert value["dataset", 0, "style_consistency"] >= 0.8
-    assert value["retrieval", 0, "multimodality"] == 0.0
-    assert value["random_units", 0, "multimodality"] > value["full", 0, "multimodality"] > 0
-    assert value["random_units", 0, "fid_k"] > value["dataset", 0, "fid_k"]
+    per_run = table[table["clip"].isna()].set_index(["system", "seed", "metric"])["value"]
+    assert per_run["retrieval", 0, "multimodality"] == 0.0
+    assert per_run["random_units", 0, "multimodality"] > per_run["full", 0, "multimodality"] > 0
+    assert per_run["random_units", 0, "fid_k"] > per_run["dataset", 0, "fid_k"]
     assert "multimodality" not in set(table.loc[table.system == "dataset", "metric"])
+    # per-clip metrics: one row per evaluated clip, per-run metrics: one row with no clip
+    hits = table[(table.system == "full") & (table.metric == "beat_hit_rate") & (table.seed == 0)]
+    assert sorted(hits["clip"]) == list(range(len(data.dances)))
+    assert table.loc[table.metric == "fid", "clip"].isna().all()
     summary = M.summarise(table)
     row = summary[(summary.system == "full") & (summary.metric == "fid")].iloc[0]
-    assert row["n"] == 2 and row["spread"] >= 0
+    assert row["n"] == 2 and row["spread"] >= 0 and row["n_clips"] == 0
+    style = summary[(summary.system == "dataset") & (summary.metric == "style_consistency")]
+    assert style["mean"].iloc[0] >= 0.8 and style["n_clips"].iloc[0] == len(data.dances)
 
 
 def test_retrieval_returns_the_dance_of_the_closest_music() -> None:
@@ -405,7 +410,9 @@ def test_chain_units_continues_where_the_previous_unit_ended() -> None:
 
 
 def test_write_table_writes_csv_atomically(tmp_path) -> None:
-    table = pd.DataFrame([{"system": "dataset", "seed": 0, "metric": "fid", "value": 1.5}])
+    table = pd.DataFrame(
+        [{"system": "dataset", "metric": "fid", "seed": 0, "clip": 3, "value": 1.5}]
+    )
     path = M.write_table(table, tmp_path / "sub" / "table.csv")
     assert pd.read_csv(path).equals(table)
     assert [p.name for p in path.parent.iterdir()] == ["table.csv"]
@@ -469,10 +476,14 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     argv += ["--seeds", "2", "--max-clips", "6", "--music-beats", "meta"]
     assert M.main(argv) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["system", "seed", "metric", "value"]
-    systems = {"dataset", "full", "full_nowarp", "no_style_regressor", "retrieval", "random_units"}
+    assert list(table.columns) == ["system", "metric", "seed", "clip", "value"]
+    systems = {"dataset", "unit_recon", "full", "full_warped", "retrieval", "random_units"}
+    systems |= {"no_style_regressor", "retrieval_warped", "random_units_warped"}
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)
     assert table["value"].notna().all()
     assert sorted(table.loc[table.system == "full", "seed"].unique()) == [0, 1]
     assert any(runs.glob("dance-*/done"))
+    # "full" is the model's own output: warping changes its dances, so its beat scores move
+    hits = table[table.metric == "bas_kinematic"].groupby("system")["value"].mean()
+    assert hits["full"] != hits["full_warped"]

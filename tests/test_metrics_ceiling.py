@@ -66,11 +66,14 @@ def test_score_fixed_gives_the_dataset_rows_of_evaluate_systems(tiny_classifier)
     data = fake_eval_data()
     cfg = M.EvalConfig(samples_per_music=3, multimodality_clips=4)
     table = M.evaluate_systems(data, tiny_classifier, {}, seeds=1, config=cfg)
-    want = table[table.system == "dataset"].set_index("metric")["value"]
+    key = ["metric", "clip"]
+    want = table[table.system == "dataset"].set_index(key)["value"]
     got = M.score_fixed("dataset", data.dances, data, tiny_classifier, cfg)
-    assert list(got.columns) == ["system", "seed", "metric", "value"]
+    assert list(got.columns) == ["system", "metric", "seed", "clip", "value"]
     assert (got["seed"] == 0).all() and "multimodality" not in set(got["metric"])
-    np.testing.assert_allclose(got.set_index("metric")["value"].loc[want.index], want, rtol=1e-9)
+    got_values = got.set_index(key)["value"]
+    assert sorted(got_values.index.tolist(), key=str) == sorted(want.index.tolist(), key=str)
+    np.testing.assert_allclose(got_values.loc[want.index], want, rtol=1e-9)
 
 
 def test_ceiling_rejects_a_dance_shorter_than_a_unit() -> None:

@@ -1,5 +1,5 @@
-"""Comparing systems: scoring several runs, each metric's direction, differences against a
-reference with their spread over seeds, and where a system sits between the ceiling and floors.
+"""Comparing systems with the book's decision rule: scoring several runs, each metric's
+direction, and where a system sits against the ceiling and the floors (`d2mlib.stats.compare`).
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 
 from d2mlib import generate
-from d2mlib.beats import beat_metrics
 from d2mlib.metrics.eval_data import EvalConfig, EvalData, load_eval_data
 from d2mlib.metrics.evaluation import (
     METRIC_NAMES,
+    TABLE_COLUMNS,
     DanceSampler,
     dance_classifier_for_data,
     evaluate_systems,
     generator_sampler,
-    summarise,
 )
-from d2mlib.validate import check_same_length, metric_error
+from d2mlib.stats import compare
+from d2mlib.validate import metric_error
 
 
 def per_seed_sampler(samplers: Sequence[DanceSampler]) -> DanceSampler:
@@ -38,9 +38,10 @@ def per_seed_sampler(samplers: Sequence[DanceSampler]) -> DanceSampler:
 
 
 def run_systems(
-    runs: dict[str, Sequence[str | Path]], data: EvalData, warp: bool = True
+    runs: dict[str, Sequence[str | Path]], data: EvalData, warp: bool = False
 ) -> dict[str, DanceSampler]:
-    """Samplers for named systems, each from its finished composition runs (one per training seed)."""
+    """Samplers for named systems, each from its finished composition runs (one per training
+    seed); unwarped (the models' own output) unless `warp`."""
 
     out: dict[str, DanceSampler] = {}
     for name, paths in runs.items():
@@ -62,10 +63,10 @@ def evaluate_runs(
 ) -> pd.DataFrame:
     """`evaluate` for explicit runs: system name -> its composition runs (one per training seed).
 
-    Evaluation seed s scores the run of training seed ``s % len(runs)``; the dataset and the
-    baselines are scored as in `evaluate_systems`; `config.max_clips` keeps a style-balanced
-    subset of the split (`load_eval_data` with `max_clips`). Returns the tidy (system, seed, metric,
-    value) table.
+    Evaluation seed s scores the run of training seed ``s % len(runs)``, unwarped; the dataset
+    and the baselines are scored as in `evaluate_systems`; `config.max_clips` keeps a
+    style-balanced subset of the split (`load_eval_data` with `max_clips`). Returns the tidy
+    table (TABLE_COLUMNS).
     """
     config = config or EvalConfig()
     classifier, _ = dance_classifier_for_data(data_dir, runs_dir, config.classifier, progress)
@@ -74,125 +75,6 @@ def evaluate_runs(
     return evaluate_systems(
         data, classifier, systems, seeds, config, include_baselines, progress=progress
     )
-
-
-def compare_to_reference(
-    table: pd.DataFrame, reference: str = "full", metrics: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Each system's mean minus the reference system's, per metric, against the seed spread.
-
-    The pooled spread is ``sqrt(((n1-1) s1^2 + (n2-1) s2^2) / (n1 + n2 - 2))`` from the two
-    systems' sample stds over seeds; ``larger`` is True when ``|difference|`` exceeds it (and
-    False when it cannot be judged: fewer than two seeds in total beyond one each, or NaN).
-    Columns: system, metric, reference_mean, mean, difference, spread, ratio, larger.
-    """
-    summary = summarise(table)
-    if reference not in set(summary["system"]):
-        raise metric_error(f"compare_to_reference: no rows for reference system {reference!r}")
-    ref = summary[summary["system"] == reference].set_index("metric")
-    rows = []
-    for row in summary[summary["system"] != reference].itertuples(index=False):
-        if row.metric not in ref.index or (metrics is not None and row.metric not in metrics):
-            continue
-        r = ref.loc[row.metric]
-        dof = int(r["n"]) + int(row.n) - 2
-        pooled = (
-            float(np.sqrt(((r["n"] - 1) * r["spread"] ** 2 + (row.n - 1) * row.spread**2) / dof))
-            if dof > 0
-            else float("nan")
-        )
-        diff = float(row.mean - r["mean"])
-        judged = np.isfinite(diff) and np.isfinite(pooled)
-        rows.append(
-            {
-                "system": row.system,
-                "metric": row.metric,
-                "reference_mean": float(r["mean"]),
-                "mean": float(row.mean),
-                "difference": diff,
-                "spread": pooled,
-                "ratio": abs(diff) / pooled if judged and pooled > 0 else float("nan"),
-                "larger": bool(judged and abs(diff) > pooled),
-            }
-        )
-    columns = ["system", "metric", "reference_mean", "mean", "difference", "spread", "ratio"]
-    return pd.DataFrame(rows, columns=[*columns, "larger"])
-
-
-def describe_differences(comparison: pd.DataFrame, system: str) -> str:
-    """A phrase naming the metrics on which `system` differs from the reference by more than
-    the seed spread, e.g. "2 of 12 metrics (fid, diversity)" or "none of the 12 metrics"."""
-    rows = comparison[comparison["system"] == system]
-    if rows.empty:
-        raise metric_error(f"describe_differences: no comparison rows for system {system!r}")
-    larger = rows.loc[rows["larger"].astype(bool), "metric"].tolist()
-    total = len(rows)
-    if not larger:
-        return f"none of the {total} metrics"
-    return f"{len(larger)} of {total} metrics ({', '.join(larger)})"
-
-
-def mean_spread_table(
-    table: pd.DataFrame,
-    metrics: Sequence[str] | None = None,
-    systems: Sequence[str] | None = None,
-    digits: int = 3,
-) -> pd.DataFrame:
-    """A display table (metric rows, system columns) of "mean ± spread" over seeds.
-
-    A system scored with one seed shows its mean only; a missing metric shows "–".
-    """
-    summary = summarise(table)
-    metrics = (
-        list(metrics)
-        if metrics is not None
-        else [m for m in METRIC_NAMES if m in set(summary["metric"])]
-        + [m for m in dict.fromkeys(summary["metric"]) if m not in METRIC_NAMES]
-    )
-    systems = list(systems) if systems is not None else list(dict.fromkeys(summary["system"]))
-    cells = {(r.system, r.metric): r for r in summary.itertuples(index=False)}
-    out = pd.DataFrame("–", index=pd.Index(metrics, name="metric"), columns=systems)
-    for s in systems:
-        for m in metrics:
-            r = cells.get((s, m))
-            if r is None or not np.isfinite(r.mean):
-                continue
-            text = f"{r.mean:.{digits}g}"
-            out.loc[m, s] = text if r.n < 2 else f"{text} ± {r.spread:.2g}"
-    return out
-
-
-def beat_source_table(
-    dances: dict[str, Sequence[np.ndarray]],
-    sources: dict[str, Sequence[np.ndarray | None]],
-    config: EvalConfig | None = None,
-) -> pd.DataFrame:
-    """Beat metrics of sets of dances against several sources of musical beats.
-
-    `dances` maps a system to one dance per piece of music; `sources` maps a beat source
-    (e.g. librosa's tracked beats, the synthetic world's true beats) to beat times (s) per
-    piece (None: no beats, skipped). Rows (system, beat source); columns the four beat metrics.
-    """
-    config = config or EvalConfig()
-    rows = []
-    for system, items in dances.items():
-        for source, beats in sources.items():
-            check_same_length(items, beats, f"{system} dances", f"{source} beat arrays")
-            use = [i for i, b in enumerate(beats) if b is not None]
-            if not use:
-                continue
-            scores = beat_metrics(
-                [items[i] for i in use],
-                [beats[i] for i in use],
-                fps=config.fps,
-                tolerance=config.tolerance,
-                sigma=config.sigma,
-                smoothing=config.smoothing,
-                min_motion=config.min_motion,
-            )
-            keys = ("beat_coverage", "beat_hit_rate", "bas_kinematic", "bas_music")
-            rows.append({"system": system, "beats": source} | {k: scores[k] for k in keys})
-    return pd.DataFrame(rows).set_index(["system", "beats"])
 
 
 METRIC_DIRECTIONS: dict[str, str] = {
@@ -208,47 +90,106 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "fid_g": "lower",
     "diversity_k": "closer",
     "diversity_g": "closer",
+    "beat_coverage_true": "closer",
+    "beat_hit_rate_true": "higher",
+    "bas_kinematic_true": "higher",
+    "bas_music_true": "higher",
+    "fid_k_aist": "lower",
+    "bas_fact": "higher",
+    "bas_bailando": "higher",
 }
+"""Which way is better for each metric: "lower", "higher", or "closer" to the dataset's value."""
 
 
-def against_bounds(
+def higher_is_better(metrics: Sequence[str] | None = None) -> dict[str, bool]:
+    """`stats.compare`'s metrics_higher_better for the metrics with a direction ("closer"
+    metrics have none: a difference there is reported, never called better or worse)."""
+    names = METRIC_DIRECTIONS if metrics is None else metrics
+    return {
+        m: METRIC_DIRECTIONS[m] == "higher"
+        for m in names
+        if METRIC_DIRECTIONS.get(m) in ("higher", "lower")
+    }
+
+
+def for_compare(
     table: pd.DataFrame,
-    system: str,
-    ceiling: str = "dataset",
-    floors: Sequence[str] = ("retrieval", "random_units"),
+    systems: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Per metric: `system`'s mean, the ceiling's, the best floor's, and whether it beats every floor.
+    """The evaluation table cut to `systems` and `metrics`, ready for `stats.compare`.
 
-    "Better" follows METRIC_DIRECTIONS ("closer" means nearer the ceiling's value); a metric
-    the ceiling lacks cannot be judged by "closer" and is left out, as are metrics without a
-    direction. Columns: metric, system, ceiling, best_floor, beats_floors.
+    A deterministic system (scored with one seed: the dataset, retrieval, unit_recon) has no
+    seed-to-seed variation, so its rows are repeated for every seed of the others: the rule
+    then tests the model's seed mean against a fixed value (its seed variance counted once)
+    instead of declaring the row untestable.
     """
-    means = summarise(table).pivot(index="metric", columns="system", values="mean")
-    for name in (system, *floors):
-        if name not in means.columns:
-            raise metric_error(f"against_bounds: no rows for system {name!r}")
-    rows = []
-    for metric, direction in METRIC_DIRECTIONS.items():
-        if metric not in means.index or not np.isfinite(means.loc[metric, system]):
-            continue
-        top = means.loc[metric, ceiling] if ceiling in means.columns else float("nan")
-        if direction == "closer" and not np.isfinite(top):
-            continue
-        values = {n: float(means.loc[metric, n]) for n in (system, *floors)}
-        if any(not np.isfinite(v) for v in values.values()):
-            continue
+    missing = set(TABLE_COLUMNS) - set(table.columns)
+    if missing:
+        raise metric_error(f"for_compare: table lacks columns {sorted(missing)}")
+    t = table.loc[:, list(TABLE_COLUMNS)]
+    if systems is not None:
+        absent = sorted(set(systems) - set(t["system"]))
+        if absent:
+            raise metric_error(f"for_compare: no rows for system(s) {', '.join(absent)}")
+        t = t[t["system"].isin(list(systems))]
+    if metrics is not None:
+        t = t[t["metric"].isin(list(metrics))]
+    seeds = sorted(t["seed"].unique())
+    counts = t.groupby("system")["seed"].nunique()
+    parts = [t[t["system"].isin(counts[counts > 1].index)]]
+    for name in counts[counts == 1].index:
+        rows = t[t["system"] == name]
+        parts += [rows.assign(seed=s) for s in seeds]
+    out = pd.concat(parts, ignore_index=True)
+    out["clip"] = pd.array(out["clip"], dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
-        def goodness(v: float, d: str = direction, ref: float = top) -> float:
-            return -v if d == "lower" else v if d == "higher" else -abs(v - ref)
 
-        best_floor = max(floors, key=lambda n: goodness(values[n]))
-        rows.append(
-            {
-                "metric": metric,
-                "system": values[system],
-                "ceiling": float(top),
-                "best_floor": values[best_floor],
-                "beats_floors": all(goodness(values[system]) > goodness(values[n]) for n in floors),
-            }
-        )
-    return pd.DataFrame(rows, columns=["metric", "system", "ceiling", "best_floor", "beats_floors"])
+def reverse(result: pd.DataFrame) -> pd.DataFrame:
+    """A compare() result read the other way round: effect = baseline - system (intervals and
+    means swapped, "better" relabelled), so a model used as the baseline reads as the subject."""
+    out = result.copy()
+    out["effect"] = -result["effect"]
+    for low, high in (("ci_low", "ci_high"), ("ci_low_fw", "ci_high_fw")):
+        out[low], out[high] = -result[high], -result[low]
+    out["mean_system"], out["mean_baseline"] = result["mean_baseline"], result["mean_system"]
+    swap = {"system": "baseline", "baseline": "system"}
+    out["better"] = result["better"].map(lambda b: swap.get(b, b))
+    out["system"], out["baseline"] = result["baseline"], result["system"]
+    return out
+
+
+def judge_floors(
+    table: pd.DataFrame,
+    system: str = "full",
+    floors: Sequence[str] = ("retrieval", "random_units"),
+    metrics: Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Does `system` beat each floor, per metric with a direction? One `stats.compare` call
+    (Holm over all floors x metrics), read as `system` minus floor (`reverse`): one row per
+    (floor, metric) with ``system`` = the model, ``baseline`` = the floor and ``beats`` = the
+    rule finds the model better. "closer" metrics are left out (no direction to beat)."""
+    names = [m for m in (metrics or METRIC_NAMES) if m in higher_is_better()]
+    data = for_compare(table, [system, *floors], names)
+    result = compare(data, system, metrics_higher_better=higher_is_better(names), alpha=alpha)
+    out = reverse(result)
+    out["beats"] = out["better"] == "system"
+    return out.reset_index(drop=True)
+
+
+def judge_ceiling(
+    table: pd.DataFrame,
+    systems: Sequence[str] = ("full", "unit_recon"),
+    ceiling: str = "dataset",
+    metrics: Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """How far each system is from the ceiling (the dataset): one `stats.compare` call with the
+    ceiling as baseline, every metric the ceiling has (its rows: system minus dataset)."""
+    names = list(metrics or METRIC_NAMES)
+    data = for_compare(table, [ceiling, *systems], names)
+    present = set(data.loc[data["system"] == ceiling, "metric"])
+    data = data[data["metric"].isin(present)]
+    return compare(data, ceiling, metrics_higher_better=higher_is_better(names), alpha=alpha)

@@ -68,6 +68,7 @@ class EvalData:
     train_units: np.ndarray  # (U, 32, 14, 2) training units (random-units baseline)
     audio_mean: np.ndarray
     audio_std: np.ndarray
+    true_beats: list[np.ndarray | None] | None = None  # the world's beats (meta.json), if known
 
 
 def _clip_dances(
@@ -120,8 +121,9 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
     if not dances:
         raise metric_error(f"no clips with dances in split {config.split!r} of {data_dir}")
     wavs = [_wav_of(store.clips_table["audio"].iloc[i]) for i in rows]
+    truth = [meta_beats(store.clips_table["audio"].iloc[i]) for i in rows]
     if config.music_beats == "meta":
-        beats = [meta_beats(store.clips_table["audio"].iloc[i]) for i in rows]
+        beats = truth
     else:
         beats = [None if w is None else music_beat_times(w) for w in wavs]
     reference, _, _ = _clip_dances(store, config.reference_split)
@@ -142,6 +144,7 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
         train_units=np.asarray(store.units("train"), dtype=np.float64),
         audio_mean=np.asarray(store.audio_mean, dtype=np.float64),
         audio_std=np.asarray(store.audio_std, dtype=np.float64),
+        true_beats=truth if any(t is not None for t in truth) else None,
     )
 
 

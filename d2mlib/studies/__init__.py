@@ -3,6 +3,7 @@
 from d2mlib.studies import (
     ablations,
     data_beats,
+    evaluation,
     held_out,
     initial_pose,
     precision,
@@ -13,6 +14,7 @@ from d2mlib.studies import (
 __all__ = [
     "ablations",
     "data_beats",
+    "evaluation",
     "held_out",
     "initial_pose",
     "precision",

@@ -254,7 +254,9 @@ SYSTEM_LABELS: dict[str, str] = {
     "no_style_regressor": "no style\nregressor",
     "no_movement_alignment": "no movement\nalignment",
     "no_dance_alignment": "no dance\nalignment",
-    "full_nowarp": "full,\nno warp",
+    "full_warped": "full,\nwarped",
+    "retrieval_warped": "retrieval,\nwarped",
+    "random_units_warped": "random units,\nwarped",
     "random_units": "random\nunits",
     "unit_recon": "unit\nrecon",
 }
