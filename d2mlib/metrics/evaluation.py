@@ -5,6 +5,7 @@ seeds, and `d2m evaluate` (`main`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -244,6 +245,9 @@ def dance_classifier_for_data(
     the best checkpoint), cached as a run under `runs_dir`."""
 
     store = FeatureStore.open(data_dir)
+    config = config or DanceClassifierConfig()
+    if config.num_styles < len(store.styles):  # a dataset of more styles (e.g. the ballroom)
+        config = dataclasses.replace(config, num_styles=len(store.styles))
     train = (np.asarray(store.units("train")), store.unit_styles("train"))
     val = (np.asarray(store.units("val")), store.unit_styles("val"))
     if val[0].shape[0] == 0:

@@ -6,6 +6,7 @@ from d2mlib.studies import (
     held_out,
     initial_pose,
     precision,
+    real_dance,
     style_classification,
     training,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "held_out",
     "initial_pose",
     "precision",
+    "real_dance",
     "style_classification",
     "training",
 ]

@@ -54,7 +54,10 @@ def reconstruction_table(
         "mean pose": np.abs(mean_pose - x).mean(axis=(1, 2, 3)),
     }
     rows = {}
-    for name in [s for s in STYLES if s in set(names)] + ["all"]:
+    order = [s for s in STYLES if s in set(names)] + [
+        s for s in dict.fromkeys(names) if s not in STYLES
+    ]
+    for name in order + ["all"]:
         pick = np.ones(len(names), bool) if name == "all" else names == name
         rows[name] = {"units": int(pick.sum())} | {
             k: float(v[pick].mean()) for k, v in errors.items()
@@ -83,7 +86,8 @@ def held_out_summary(clips: Sequence[object], dances: Sequence[object]) -> pd.Da
     if not len(clips):
         raise metric_error("held_out_summary: empty set (no clips)")
     rows = {}
-    for style in [s for s in STYLES if any(c.style == s for c in clips)]:
+    present = dict.fromkeys(c.style for c in clips)
+    for style in [s for s in STYLES if s in present] + [s for s in present if s not in STYLES]:
         pairs = [(c, d) for c, d in zip(clips, dances, strict=True) if c.style == style]
         beats = [c.beat_times for c, _ in pairs]
         rows[style] = {
