@@ -37,7 +37,8 @@ from d2mlib.validate import metric_error
 
 ENV = "D2M_BALLROOM"  # where a user's copy of the dataset lies (checked first)
 REPOSITORY = "https://github.com/mhy12345/Music-to-Dance-Motion-Synthesis"
-SMOKE_CLIPS = ("DANCE_C_2", "DANCE_C_4", "DANCE_R_2", "DANCE_R_3", "DANCE_W_1", "DANCE_W_3")
+# smoke mode: the two shortest dances of each style with several (about 8 minutes in all)
+SMOKE_CLIPS = ("DANCE_C_8", "DANCE_C_6", "DANCE_R_8", "DANCE_R_3", "DANCE_W_24", "DANCE_W_22")
 BEAT_METRICS = ("beat_hit_rate", "bas_kinematic", "bas_music")
 OWN, SHUFFLED, SYNTHETIC = (
     "real dances, own music",
@@ -207,9 +208,18 @@ def beat_comparison(
     real: Sequence[ClipDance], synthetic: Sequence[ClipDance], seed: int = 0
 ) -> pd.DataFrame:
     """The real dances' beat metrics with their own music, with another dance's music (same
-    style) and the synthetic world's dances', in the tidy layout d2mlib.stats.compare reads."""
+    style) and the synthetic world's dances', in the tidy layout d2mlib.stats.compare reads.
+
+    Only dances with a partner of their style take part (a style's only dance has no
+    shuffled control), so own and shuffled music are scored on the same dances (paired)."""
     pairs = shuffled_pairs([c.style for c in real], seed)
-    parts = [beat_rows(real, OWN), beat_rows(real, SHUFFLED, pairs)]
+    keep = np.flatnonzero(pairs >= 0)
+    if keep.size == 0:
+        raise metric_error("beat_comparison: no style has two dances to shuffle music between")
+    remap = {int(old): new for new, old in enumerate(keep)}
+    partnered = [real[i] for i in keep]
+    pairs = np.array([remap[int(pairs[i])] for i in keep])
+    parts = [beat_rows(partnered, OWN), beat_rows(partnered, SHUFFLED, pairs)]
     if synthetic:
         parts.append(beat_rows(synthetic, SYNTHETIC))
     return pd.concat(parts, ignore_index=True)
