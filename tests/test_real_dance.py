@@ -243,3 +243,58 @@ def test_real_clips_import_score_and_compare(tmp_path: Path) -> None:
         assert c.beats[0] >= 0 and c.beats[-1] <= rd.seconds_of(c) + 32 / 15
     table = rd.beat_rows(real, rd.OWN)
     assert table["value"].between(0, 1).all() and len(table) == 2 * len(rd.BEAT_METRICS)
+
+
+def _tidy(system: str, metric: str, values: np.ndarray, clips: bool = True) -> pd.DataFrame:
+    """Tidy rows: values (seeds, clips), clip names c0.. (or NaN clips for per-run metrics)."""
+    seeds, n = values.shape
+    return pd.DataFrame(
+        {
+            "system": system,
+            "metric": metric,
+            "seed": np.repeat(np.arange(seeds), n),
+            "clip": np.tile([f"c{i}" for i in range(n)], seeds) if clips else np.nan,
+            "value": values.ravel(),
+        }
+    )
+
+
+def test_readings_follow_the_rule() -> None:
+    rng = np.random.default_rng(0)
+    noise = lambda *shape: 0.01 * rng.normal(size=shape)  # noqa: E731
+    beats = pd.concat(
+        [_tidy(rd.OWN, "beat_hit_rate", 0.5 + noise(1, 12))]
+        + [_tidy(rd.SHUFFLED, "beat_hit_rate", 0.2 + noise(1, 12))]
+        + [_tidy(rd.SYNTHETIC, "beat_hit_rate", 0.9 + noise(1, 12))]
+    )
+    truth = np.r_[np.ones(4), np.zeros(8)][None, :]  # the largest style: 4 of 12 dances
+    style = pd.concat(
+        [
+            _tidy("paper", "accuracy", 0.95 + noise(3, 12)),
+            _tidy("improved", "accuracy", 0.95 + noise(3, 12)),
+            _tidy(rd.CHANCE, "accuracy", truth),
+        ]
+    )
+    ev = pd.concat(
+        [
+            _tidy("full", "fid", 10 + noise(3, 1), clips=False),
+            _tidy("random_units", "fid", 50 + noise(3, 1), clips=False),
+        ]
+    )
+    out = rd.readings(
+        stats.compare(beats, rd.OWN),
+        stats.compare(style, "paper"),
+        stats.compare(ev, "random_units"),
+    )
+    assert set(out) == set(rd.READING_KEYS)
+    assert "follow their own music's beats" in out["reading_shuffled"]
+    assert "(confirmed)" in out["reading_synth"]
+    assert "better than by always answering" in out["reading_style"]
+    assert "does better than the paper's is inconclusive" in out["reading_style"]
+    assert "lower FID than random units is confirmed" in out["reading_eval"]
+    same = rd.readings(
+        stats.compare(beats, rd.OWN).assign(effect=0.0, ci_low=-0.1, ci_high=0.1, differs=False),
+        stats.compare(style, "paper"),
+        stats.compare(ev, "random_units"),
+    )
+    assert "no sign" in same["reading_shuffled"] and "inconclusive" in same["reading_synth"]

@@ -34,6 +34,7 @@ from d2mlib.metrics.evaluation import (
 from d2mlib.studies.style_classification import classification_scores
 from d2mlib.train.runs import config_for_data
 from d2mlib.validate import metric_error
+from d2mlib.verdicts import claim_verdict
 
 ENV = "D2M_BALLROOM"  # where a user's copy of the dataset lies (checked first)
 REPOSITORY = "https://github.com/mhy12345/Music-to-Dance-Motion-Synthesis"
@@ -342,3 +343,50 @@ def chance_rows(predictions: pd.DataFrame, clip_names: Sequence[str]) -> pd.Data
             "value": (style_of_clip.to_numpy() == largest).astype(np.float64),
         }
     )
+
+
+READING_KEYS = ("reading_shuffled", "reading_synth", "reading_style", "reading_eval")
+
+
+def readings(beat_cmp: pd.DataFrame, style_cmp: pd.DataFrame, eval_cmp: pd.DataFrame) -> dict:
+    """The chapter's conclusions, one sentence per question, chosen by the decision rule's
+    verdicts (d2mlib.verdicts.claim_verdict on d2mlib.stats.compare rows)."""
+    shuffled = claim_verdict(row_of(beat_cmp, SHUFFLED, "beat_hit_rate"), "lower")
+    synth = claim_verdict(row_of(beat_cmp, SYNTHETIC, "beat_hit_rate"), "higher")
+    chance = claim_verdict(row_of(style_cmp, CHANCE, "accuracy"), "lower")
+    improved = claim_verdict(row_of(style_cmp, "improved", "accuracy"), "higher")
+    fid = claim_verdict(row_of(eval_cmp, "full", "fid"), "lower")
+    out = {
+        "reading_shuffled": (
+            "Another dance's music lowers the hit rate (confirmed by the rule): the dancers "
+            "follow their own music's beats, if loosely."
+            if shuffled == "confirmed"
+            else "The rule finds no sign that another dance's music of the same style lowers "
+            f"it ({shuffled}): by this beat definition (minima of joint speed) the real "
+            "dances are no closer to their own beats than to another song's, so the beat "
+            "metrics cannot tell a ballroom dance that follows its music from one that does not."
+        ),
+        "reading_synth": (
+            "The synthetic dancers are built to stop on the beat and hit it more often "
+            "(confirmed): the synthetic chapters' beat results describe that world, not "
+            "these real dances."
+            if synth == "confirmed"
+            else f"That the synthetic dancers hit the beat more often is {synth} here."
+        ),
+        "reading_style": (
+            (
+                "The music's style is recognised better than by always answering the style "
+                "with the most test dances (confirmed by the rule)"
+                if chance == "confirmed"
+                else "The rule cannot tell the extractors' accuracy from always answering the "
+                f"style with the most test dances ({chance}; only a few test dances)"
+            )
+            + f"; that the improved extractor does better than the paper's is {improved}."
+        ),
+        "reading_eval": (
+            "The composer's own dances having a lower FID than random units is "
+            f"{fid}; the evaluation table above gives every metric against the real dances "
+            "and both floors."
+        ),
+    }
+    return out
