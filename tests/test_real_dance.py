@@ -298,3 +298,14 @@ def test_readings_follow_the_rule() -> None:
         stats.compare(ev, "random_units"),
     )
     assert "no sign" in same["reading_shuffled"] and "inconclusive" in same["reading_synth"]
+
+
+def test_offset_search_gains_with_any_periodic_music() -> None:
+    poses = _bobbing()
+    on = rd.ClipDance("on", "waltz", poses, np.arange(0.0, 12.0, 0.5))
+    off = rd.ClipDance("off", "waltz", poses, np.arange(0.25, 12.0, 0.5))
+    own = rd.offset_search([on, off]).set_index("clip")
+    assert own.loc["on", "configured"] > 0.9 and own.loc["off", "configured"] < 0.1
+    assert own.loc["off", "best"] > 0.9  # a quarter-period shift finds the beats again
+    crossed = rd.offset_search([on, off], pairs=[1, -1])
+    assert list(crossed["clip"]) == ["on"] and crossed["best"].iloc[0] > 0.9

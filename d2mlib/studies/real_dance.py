@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from d2mlib import ballroom, config, generate, skeleton
-from d2mlib.beats import beat_metrics
+from d2mlib.beats import beat_metrics, kinematic_beat_times
 from d2mlib.card import clip_dance
 from d2mlib.data import MARKER, dataset_complete, read_dataset
 from d2mlib.errors import DataError
@@ -363,8 +363,8 @@ def readings(beat_cmp: pd.DataFrame, style_cmp: pd.DataFrame, eval_cmp: pd.DataF
             if shuffled == "confirmed"
             else "The rule finds no sign that another dance's music of the same style lowers "
             f"it ({shuffled}): by this beat definition (minima of joint speed) the real "
-            "dances are no closer to their own beats than to another song's, so the beat "
-            "metrics cannot tell a ballroom dance that follows its music from one that does not."
+            "dances are no closer to their own beats than to another song's, so on these "
+            "dances the beat metrics do not show the dancers following their own music."
         ),
         "reading_synth": (
             "The synthetic dancers are built to stop on the beat and hit it more often "
@@ -390,3 +390,22 @@ def readings(beat_cmp: pd.DataFrame, style_cmp: pd.DataFrame, eval_cmp: pd.DataF
         ),
     }
     return out
+
+
+def offset_search(dances: Sequence[ClipDance], pairs: Sequence[int] | None = None) -> pd.DataFrame:
+    """Per dance: the beat hit rate at the configured alignment and at the best offset within
+    half a beat (d2mlib.ballroom.alignment_check), against its own music's beats or against
+    clip pairs[i]'s (-1 skips): how much searching offsets gains even with the wrong music."""
+    rows = []
+    for i, clip in enumerate(dances):
+        j = i if pairs is None else int(pairs[i])
+        if j < 0:
+            continue
+        frames = min(len(clip.poses), len(dances[j].poses))
+        kin = kinematic_beat_times(clip.poses[:frames])
+        music = dances[j].beats[dances[j].beats <= frames / skeleton.FPS]
+        check = ballroom.alignment_check(kin, music)
+        rows.append(
+            {"clip": clip.name, "configured": check["hit_rate"], "best": check["best_hit_rate"]}
+        )
+    return pd.DataFrame(rows, columns=["clip", "configured", "best"])
