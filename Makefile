@@ -19,7 +19,7 @@ export PYTHONHASHSEED := 0
 # pinned front-end assets for the offline site (npm registry, unpacked at install time, not committed)
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
 
-.PHONY: help install vendor data book book-smoke test lint pytest lab bench clean browser
+.PHONY: help install vendor data ballroom ballroom-import book book-smoke test lint pytest lab bench clean browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -46,6 +46,19 @@ vendor: $(VENDOR_STAMP)  ## fetch require.js, the widget manager and MathJax fro
 
 data: $(STAMP)  ## generate the synthetic `book` dataset (skipped when present, or when D2M_DATA is set)
 	$(if $(D2M_DATA),@echo "using D2M_DATA=$(D2M_DATA)",$(BIN)/d2m data --preset book --out $(DATA_ROOT)/book --if-missing)
+
+# Real dance (book/real_dance.md): the ballroom dances of Tang, Jia and Mao (ACM MM 2018), read from
+# D2M_BALLROOM, else data/tang2018, else ../shared/data/tang2018; never committed. The chapter imports
+# them into $(DATA_ROOT)/ballroom itself (cached), and builds with a note where they are absent.
+BALLROOM_REPO := https://github.com/mhy12345/Music-to-Dance-Motion-Synthesis
+BALLROOM_SRC := $(firstword $(D2M_BALLROOM) $(wildcard $(CURDIR)/data/tang2018) $(wildcard $(CURDIR)/../shared/data/tang2018))
+
+ballroom:  ## clone the public ballroom dataset (Dance with Melody) into data/tang2018 (needs the network)
+	@if [ -d data/tang2018 ]; then echo "data/tang2018 is there already"; \
+	else mkdir -p data && git clone --depth 1 $(BALLROOM_REPO) data/tang2018; fi
+
+ballroom-import: $(STAMP)  ## import the ballroom dances into $(DATA_ROOT)/ballroom (what the chapter reads)
+	$(if $(BALLROOM_SRC),$(BIN)/d2m data import-ballroom $(BALLROOM_SRC) --out $(DATA_ROOT)/ballroom,@echo "no ballroom data: run make ballroom or set D2M_BALLROOM")
 
 book: $(STAMP) $(VENDOR_STAMP) data  ## execute every chapter and build the static site into _build/html
 	D2M_BOOK_BUILD=1 D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter-book build . --keep-going

@@ -169,11 +169,17 @@ def _row(
     }
 
 
+def _style_order(styles: Sequence[str]) -> list[str]:
+    """The styles present, config.STYLES first (in their order), then any others (e.g. ballroom)."""
+    present = dict.fromkeys(styles)
+    return [s for s in STYLES if s in present] + [s for s in present if s not in STYLES]
+
+
 def _counts(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, Any]]:
     """Clips, videos, units and minutes per style; videos, clips and ambiguity per split."""
     rows = []
     c, u = index.clips, index.units
-    for style in [*STYLES, "all"]:
+    for style in [*_style_order(index.styles), "all"]:
         cs = c if style == "all" else c[c["style"] == style]
         us = u if style == "all" else u[u["style"] == style]
         rows.append(_row("clips", len(cs), style))
@@ -204,7 +210,7 @@ def _tempo_rows(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, An
     if tempi.empty and any(x.wav is not None for x in clips):
         tempi, note = tracked_tempi(index, max_clips=30), "librosa, up to 30 clips"
     rows = []
-    for style in STYLES:
+    for style in _style_order(index.styles):
         t = tempi.loc[tempi["style"] == style, "tempo"].to_numpy()
         lo, hi = (float(t.min()), float(t.max())) if len(t) else (np.nan, np.nan)
         rows += [_row("tempo_min", lo, style, note=note), _row("tempo_max", hi, style, note=note)]
@@ -213,7 +219,7 @@ def _tempo_rows(index: DatasetIndex, clips: list[CardClip]) -> list[dict[str, An
 
 def _style_accuracy(clips: list[CardClip]) -> list[dict[str, Any]]:
     """Posture-only and music-only style classifiers, trained and scored on disjoint videos."""
-    style_id = {s: i for i, s in enumerate(STYLES)}
+    style_id = {s: i for i, s in enumerate(_style_order([x.style for x in clips]))}
     train = [x for x in clips if x.split == "train"]
     test = [x for x in clips if x.split != "train"]
     if not train or not test:
@@ -315,7 +321,7 @@ def _dependence_rows(clips: list[CardClip], seed: int) -> list[dict[str, Any]]:
     """Music-movement dependence per style and overall, with the shuffled-music control."""
     rng = np.random.default_rng(seed)
     rows = []
-    for style in [*STYLES, "all"]:
+    for style in [*_style_order([x.style for x in clips]), "all"]:
         group = [x for x in clips if style in ("all", x.style)]
         if len(group) < 2:
             continue

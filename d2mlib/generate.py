@@ -20,6 +20,7 @@ kinematic beats, pair them with the music's, warp) are pure numpy.
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ class Dance:
 
     poses: np.ndarray = field(repr=False)
     beat_times: np.ndarray = field(repr=False)  # the music's beats, seconds
-    style_probs: np.ndarray  # (3,) probabilities over config.STYLES
+    style_probs: np.ndarray  # (classes,) probabilities over the run's dataset styles
     style: str  # the predicted style
     seed: int
     duration: float  # seconds of music
@@ -136,6 +137,16 @@ def load_music(
     )
 
 
+def _run_styles(path: str | Path) -> tuple[str, ...]:
+    """The dataset styles a run recorded in run.json (runs from before that: config.STYLES)."""
+    try:
+        info = json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return STYLES
+    names = info.get("dataset_styles") if isinstance(info, dict) else None
+    return tuple(str(n) for n in names) if isinstance(names, list) and names else STYLES
+
+
 class DanceGenerator:
     """A trained style extractor, composer and dance-unit VAE, ready to compose dances."""
 
@@ -148,6 +159,7 @@ class DanceGenerator:
         cfg: Any = None,
         device: str = "cpu",
         description: str = "",
+        styles: tuple[str, ...] = STYLES,
     ) -> None:
 
         self.device = resolve_device(device)
@@ -161,6 +173,7 @@ class DanceGenerator:
         self.audio_std = np.asarray(stats["audio_std"], np.float32)
         self.cfg = cfg
         self.description = description
+        self.styles = tuple(styles)  # the style classifier's labels, in order
 
     @classmethod
     def from_run(cls, path: str | Path, device: str = "auto") -> DanceGenerator:
@@ -178,6 +191,7 @@ class DanceGenerator:
             cfg,
             device,
             description=str(Path(path)),
+            styles=_run_styles(path),
         )
 
     @classmethod
@@ -193,6 +207,10 @@ class DanceGenerator:
                 "no finished composition run here; train one with `d2m train comp`", runs_dir
             )
         return cls.from_run(run.path, device)
+
+    def style_name(self, label: int) -> str:
+        """The name of style label `label` (the dataset's styles; "style <label>" past them)."""
+        return self.styles[label] if 0 <= label < len(self.styles) else f"style {label}"
 
     def describe(self) -> str:
         """Where the models came from."""
@@ -273,7 +291,7 @@ class DanceGenerator:
             poses=poses.astype(np.float32),
             beat_times=np.asarray(music.beat_times, np.float64),
             style_probs=probs_np,
-            style=STYLES[int(np.argmax(probs_np))],
+            style=self.style_name(int(np.argmax(probs_np))),
             seed=int(seed),
             duration=music.duration,
             warped=bool(warp and len(music.beat_times)),

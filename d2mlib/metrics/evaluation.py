@@ -13,6 +13,7 @@ scored on their own, unwarped output; beat warping is post-processing, reported 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -384,6 +385,9 @@ def dance_classifier_for_data(
     the best checkpoint), cached as a run under `runs_dir`."""
 
     store = FeatureStore.open(data_dir)
+    config = config or DanceClassifierConfig()
+    if config.num_styles < len(store.styles):  # a dataset of more styles (e.g. the ballroom)
+        config = dataclasses.replace(config, num_styles=len(store.styles))
     train = (np.asarray(store.units("train")), store.unit_styles("train"))
     val = (np.asarray(store.units("val")), store.unit_styles("val"))
     if val[0].shape[0] == 0:

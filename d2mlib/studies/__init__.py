@@ -7,6 +7,7 @@ from d2mlib.studies import (
     held_out,
     initial_pose,
     precision,
+    real_dance,
     style_classification,
     training,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "held_out",
     "initial_pose",
     "precision",
+    "real_dance",
     "style_classification",
     "training",
 ]

@@ -57,16 +57,22 @@ def style_predictions(
     prob = np.concatenate(probs)
     table = pd.DataFrame(rows)
     table["predicted"] = prob.argmax(1)
-    for i, name in enumerate(STYLES[: prob.shape[1]]):
-        table[f"p_{name}"] = prob[:, i]
+    names = list(getattr(store, "styles", STYLES))
+    for i in range(prob.shape[1]):
+        table[f"p_{names[i] if i < len(names) else i}"] = prob[:, i]
     table["code"] = list(np.concatenate(codes))
     return table
 
 
 def classification_scores(
-    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int = 3
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    num_classes: int = 3,
+    names: Sequence[str] = STYLES,
 ) -> dict[str, float]:
-    """Accuracy, and precision and recall of each style (NaN when never predicted / never true)."""
+    """Accuracy, and precision and recall of each style (NaN when never predicted / never true).
+
+    `names` are the style labels in order (the dataset's styles; default config.STYLES)."""
     t = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(y_pred, dtype=np.int64)
     if t.size == 0:
@@ -74,7 +80,7 @@ def classification_scores(
     check_same_length(t, p, "true styles", "predictions")
     out = {"accuracy": float(np.mean(t == p))}
     for c in range(num_classes):
-        name = STYLES[c] if c < len(STYLES) else str(c)
+        name = names[c] if c < len(names) else str(c)
         hit = np.sum((t == c) & (p == c))
         out[f"precision {name}"] = float(hit / np.sum(p == c)) if np.any(p == c) else float("nan")
         out[f"recall {name}"] = float(hit / np.sum(t == c)) if np.any(t == c) else float("nan")

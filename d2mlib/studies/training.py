@@ -57,7 +57,10 @@ def reconstruction_table(
         "mean pose": np.abs(mean_pose - x).mean(axis=(1, 2, 3)),
     }
     rows = {}
-    for name in [s for s in STYLES if s in set(names)] + ["all"]:
+    order = [s for s in STYLES if s in set(names)] + [
+        s for s in dict.fromkeys(names) if s not in STYLES
+    ]
+    for name in order + ["all"]:
         pick = np.ones(len(names), bool) if name == "all" else names == name
         rows[name] = {"units": int(pick.sum())} | {
             k: float(v[pick].mean()) for k, v in errors.items()
@@ -162,7 +165,9 @@ def held_out_summary(beats: pd.DataFrame, heard: pd.DataFrame) -> pd.DataFrame:
     hit rate of each of BEAT_SYSTEMS (mean over seeds and clips), from `held_out_beats`."""
     hit = beats[beats["metric"] == "beat_hit_rate"].merge(heard[["clip", "style"]], on="clip")
     out = {}
-    for style in [s for s in STYLES if s in set(heard["style"])] + ["all"]:
+    present = list(dict.fromkeys(heard["style"]))
+    ordered = [s for s in STYLES if s in present] + [s for s in present if s not in STYLES]
+    for style in [*ordered, "all"]:
         mine = heard if style == "all" else heard[heard["style"] == style]
         h = hit if style == "all" else hit[hit["style"] == style]
         row = {

@@ -42,6 +42,7 @@ from d2mlib.train.loop import METRIC_COLUMNS, FitResult, LoopConfig, Stage, fit
 from d2mlib.train.runs import (
     DONE_MARKER,
     Run,
+    config_for_data,
     find_run,
     link_run,
     load_run,
@@ -59,6 +60,7 @@ __all__ = [
     "LoopConfig",
     "METRIC_COLUMNS",
     "Run",
+    "config_for_data",
     "Stage",
     "build_parser",
     "dist_info",

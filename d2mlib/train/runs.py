@@ -20,8 +20,8 @@ from torch import distributed as dist
 
 from d2mlib import config as cfgmod
 from d2mlib._io import write_text
-from d2mlib.config import STYLES, resolve_device
-from d2mlib.data.layout import data_identity
+from d2mlib.config import resolve_device
+from d2mlib.data.layout import data_identity, dataset_styles
 from d2mlib.data.loaders import keep_styles
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import CheckpointError, ConfigError, DataError
@@ -197,14 +197,32 @@ def _comp_deps(
     return modules, paths
 
 
-def _check_styles(styles: Sequence[str] | None) -> list[str] | None:
-    """`styles` sorted, after checking it is a non-empty subset of STYLES (None stays None)."""
+def _check_styles(styles: Sequence[str] | None, known: Sequence[str]) -> list[str] | None:
+    """`styles` sorted, after checking it is a non-empty subset of the dataset's `known` styles."""
     if styles is None:
         return None
-    unknown = sorted(set(styles) - set(STYLES))
+    unknown = sorted(set(styles) - set(known))
     if not styles or unknown:
-        raise ConfigError(f"styles must be a non-empty subset of {STYLES}, got {styles}")
+        raise ConfigError(f"styles must be a non-empty subset of {tuple(known)}, got {styles}")
     return sorted(styles)
+
+
+def config_for_data(cfg: Any, data_dir: str | Path) -> Any:
+    """`cfg` with the style classifier's class count set to the dataset's number of styles."""
+    n = len(dataset_styles(data_dir))
+    if cfg.style.num_classes == n:
+        return cfg
+    return dataclasses.replace(cfg, style=dataclasses.replace(cfg.style, num_classes=n))
+
+
+def _check_classes(stage: str, cfg: Any, store: Any) -> None:
+    """ConfigError when the dataset has more styles than the style classifier has classes."""
+    if "style" in spec(stage).sections and len(store.styles) > cfg.style.num_classes:
+        raise ConfigError(
+            f"StyleConfig.num_classes is {cfg.style.num_classes} but the dataset has "
+            f"{len(store.styles)} styles {tuple(store.styles)}; use train.config_for_data(cfg, "
+            "data_dir)"
+        )
 
 
 def _style_loaders(
@@ -213,7 +231,7 @@ def _style_loaders(
     """The stage's (train, validation) loaders, keeping only `styles` when given."""
     train_loader, val_loader = train_loaders(stage, cfg, store)
     if styles is not None:
-        keep = [STYLES.index(name) for name in styles]
+        keep = [list(store.styles).index(name) for name in styles]
         for loader in (train_loader, val_loader):
             if loader is not None:
                 keep_styles(loader, store, keep)
@@ -286,10 +304,10 @@ def train_stage(
     """
 
     spec(stage)  # ConfigError for an unknown stage
-    styles = _check_styles(styles)
     data_dir, runs_dir = Path(data_dir), Path(runs_dir)
     if not data_dir.is_dir():
         raise DataError("data directory not found", data_dir)
+    styles = _check_styles(styles, dataset_styles(data_dir))
     tcfg = cfg.train_for(stage)
     device = resolve_device(device if device is not None else tcfg.device)
     info = init_distributed(device)
@@ -306,9 +324,11 @@ def train_stage(
     if spec(stage).needs:
         deps, dep_paths = _comp_deps(cfg, data_dir, runs_dir, train_missing, device, progress)
     store = _open_store(data_dir, info)
+    _check_classes(stage, cfg, store)
     train_loader, val_loader = _style_loaders(stage, cfg, store, styles)
     stage_obj = build_stage(stage, cfg, device, deps)
     run_info = _run_info(stage, cfg, data_dir, dep_paths, info.world_size, device, styles)
+    run_info["dataset_styles"] = list(store.styles)  # label order, for naming predictions
     if info.main:
         path.mkdir(parents=True, exist_ok=True)
         (path / DONE_MARKER).unlink(missing_ok=True)

@@ -18,6 +18,11 @@ STYLE_COLOURS: dict[str, str] = {
     "ballet": "#CC79A7",  # reddish purple
     "zumba": "#E69F00",  # orange
     "hiphop": "#0072B2",  # blue
+    # the ballroom dances (d2mlib.ballroom): the rest of the palette
+    "chacha": "#D55E00",  # vermillion
+    "rumba": "#009E73",  # bluish green
+    "waltz": "#56B4E9",  # sky blue
+    "tango": "#000000",  # black
 }
 # Colours for series that are not styles (systems, devices, loss terms): the rest of the
 # Okabe-Ito palette first, so a non-style series rarely wears a style's colour.
@@ -48,7 +53,7 @@ def style_colour(style: str | int) -> str:
     """The colour of a style (name or index into STYLES), the same on every page."""
     key = _style_key(style)
     if key not in STYLE_COLOURS:
-        raise ValueError(f"unknown style {style!r}; expected one of {', '.join(STYLES)}")
+        raise ValueError(f"unknown style {style!r}; expected one of {', '.join(STYLE_COLOURS)}")
     return STYLE_COLOURS[key]
 
 
