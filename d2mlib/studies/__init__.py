@@ -5,9 +5,11 @@ from d2mlib.studies import (
     data_beats,
     held_out,
     initial_pose,
+    leakage,
     precision,
     style_classification,
     training,
+    world_card,
 )
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "data_beats",
     "held_out",
     "initial_pose",
+    "leakage",
     "precision",
     "style_classification",
     "training",
+    "world_card",
 ]
