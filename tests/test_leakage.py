@@ -83,3 +83,18 @@ def test_experiment_needs_steps_for_every_extractor(store: data.FeatureStore) ->
     cfg = config.preset("smoke").style
     with pytest.raises(ConfigError, match="no steps given for improved"):
         leakage.leakage_experiment(store, {"paper": cfg, "improved": cfg}, {"paper": 2})
+
+
+def test_experiment_reuses_cached_runs(store: data.FeatureStore, tmp_path: Path) -> None:
+    cfg = config.preset("smoke").style
+    args = (store, {"paper": cfg}, {"paper": 3})
+    first, curves = leakage.leakage_experiment(*args, seeds=(0,), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("leak-*.json"))) == 2  # one per protocol
+    again, curves_again = leakage.leakage_experiment(*args, seeds=(0,), cache_dir=tmp_path)
+    assert np.allclose(first["value"], again["value"])
+    assert list(first["clip"]) == list(again["clip"])
+    assert np.allclose(curves["val_accuracy"], curves_again["val_accuracy"])
+    longer, _ = leakage.leakage_experiment(
+        store, {"paper": cfg}, {"paper": 4}, seeds=(0,), cache_dir=tmp_path
+    )
+    assert len(list(tmp_path.glob("leak-*.json"))) == 4  # other steps: new runs

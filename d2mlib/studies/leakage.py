@@ -11,15 +11,22 @@ steps, and scored per test window; the tidy result feeds `d2mlib.stats.compare` 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from d2mlib._io import write_text
 from d2mlib.config import StyleConfig
+from d2mlib.data.layout import data_identity
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import ConfigError, DataError
 from d2mlib.models.style import StyleExtractor
@@ -168,6 +175,7 @@ def leakage_experiment(
     batch_size: int = 64,
     protocols: Sequence[str] = PROTOCOLS,
     max_val: int = 512,
+    cache_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each extractor trained on each protocol's split for each seed; per-clip test accuracy.
 
@@ -175,6 +183,8 @@ def leakage_experiment(
     protocol, metric = "accuracy (<extractor>)", seed, clip (clip row) and value (the share of
     the clip's test windows classified correctly), plus n_windows. curves: extractor,
     protocol, seed, step, val_accuracy, loss. The seed draws the split and the initial weights.
+    With `cache_dir`, each run's results are kept there under a hash of everything they depend
+    on (the dataset's identity, the extractor, protocol, seed, steps, batch) and reused.
     """
     missing = [name for name in extractors if name not in steps]
     if missing:
@@ -184,34 +194,35 @@ def leakage_experiment(
         windows = overlapping_windows(store, cfg.window, stride)
         for protocol in protocols:
             for seed in seeds:
-                split = split_windows(windows, protocol, int(seed))
-                model, curve = train_on_split(
-                    cfg,
-                    store,
-                    windows,
-                    split,
-                    steps=int(steps[name]),
-                    seed=int(seed),
-                    batch_size=batch_size,
-                    max_val=max_val,
-                )
+                run = dict(steps=int(steps[name]), seed=int(seed), batch_size=batch_size)
+                key = _run_key(store, cfg, protocol, stride, max_val, run)
+                cached = _load_cached(cache_dir, key)
+                if cached is None:
+                    split = split_windows(windows, protocol, int(seed))
+                    model, curve = train_on_split(
+                        cfg, store, windows, split, max_val=max_val, **run
+                    )
+                    test = split["test"]
+                    hit = _predict(model, store, windows, test) == windows.style[test]
+                    per_clip = pd.DataFrame({"clip": windows.clip[test], "hit": hit})
+                    agg = per_clip.groupby("clip")["hit"].agg(["mean", "size"]).reset_index()
+                    cached = (agg, curve)
+                    _save_cached(cache_dir, key, cached)
+                agg, curve = cached
                 curves.append(curve.assign(extractor=name, protocol=protocol, seed=int(seed)))
-                test = split["test"]
-                hit = _predict(model, store, windows, test) == windows.style[test]
-                per_clip = pd.DataFrame({"clip": windows.clip[test], "hit": hit})
-                agg = per_clip.groupby("clip")["hit"].agg(["mean", "size"])
-                rows += [
-                    {
-                        "system": protocol,
-                        "metric": f"accuracy ({name})",
-                        "seed": int(seed),
-                        "clip": int(clip),
-                        "value": float(r["mean"]),
-                        "n_windows": int(r["size"]),
-                    }
-                    for clip, r in agg.iterrows()
-                ]
-    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "system": protocol,
+                            "metric": f"accuracy ({name})",
+                            "seed": int(seed),
+                            "clip": agg["clip"].astype(int),
+                            "value": agg["mean"].astype(float),
+                            "n_windows": agg["size"].astype(int),
+                        }
+                    )
+                )
+    return pd.concat(rows, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
 def window_accuracy(table: pd.DataFrame) -> pd.DataFrame:
@@ -256,3 +267,47 @@ def curves_as_metrics(curves: pd.DataFrame) -> pd.DataFrame:
             "value": out["val_accuracy"],
         }
     )
+
+
+def _run_key(
+    store: FeatureStore, cfg: StyleConfig, protocol: str, stride: int, max_val: int, run: dict
+) -> str:
+    """A hash of what one run's results depend on."""
+    what = {
+        "data": data_identity(store.data_dir),
+        "style": dataclasses.asdict(cfg),
+        "protocol": protocol,
+        "stride": stride,
+        "max_val": max_val,
+        "fractions": SPLIT_FRACTIONS,
+        **run,
+    }
+    text = json.dumps(what, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _load_cached(
+    cache_dir: str | Path | None, key: str
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A cached run's (per-clip results, validation curve), or None."""
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir) / f"leak-{key}.json"
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return pd.read_json(io.StringIO(saved["clips"])), pd.read_json(io.StringIO(saved["curve"]))
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable: recompute
+
+
+def _save_cached(
+    cache_dir: str | Path | None, key: str, result: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    if cache_dir is None:
+        return
+    clips, curve = result
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"clips": clips.to_json(), "curve": curve.to_json()})
+    write_text(Path(cache_dir) / f"leak-{key}.json", text)
