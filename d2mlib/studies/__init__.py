@@ -6,10 +6,12 @@ from d2mlib.studies import (
     evaluation,
     held_out,
     initial_pose,
+    leakage,
     precision,
     real_dance,
     style_classification,
     training,
+    world_card,
 )
 
 __all__ = [
@@ -18,8 +20,10 @@ __all__ = [
     "evaluation",
     "held_out",
     "initial_pose",
+    "leakage",
     "precision",
     "real_dance",
     "style_classification",
     "training",
+    "world_card",
 ]

@@ -157,3 +157,58 @@ def composed_styles(
         table[f"p_{name}"] = emb.probs[:, i]
     table["dance"] = dances
     return table
+
+
+def per_clip_scores(predictions: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
+    """Tidy (system, metric, seed, clip, value) rows for `stats.compare`: per test clip, the
+    share of its windows classified correctly, as "accuracy" (every clip) and as
+    "recall <style>" (the clips of that style)."""
+    rows = []
+    for (system, seed), table in predictions.items():
+        hit = (table["style"] == table["predicted"]).groupby(table["clip"]).mean()
+        style = table.groupby("clip")["style"].first()
+        for clip, value in hit.items():
+            name = STYLES[int(style[clip])] if int(style[clip]) < len(STYLES) else str(style[clip])
+            for metric in ("accuracy", f"recall {name}"):
+                rows.append(
+                    {
+                        "system": system,
+                        "metric": metric,
+                        "seed": int(seed),
+                        "clip": int(clip),
+                        "value": float(value),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["system", "metric", "seed", "clip", "value"])
+
+
+# What the student's report printed (Tang et al. reproduction), and what each number was.
+STUDENT = {
+    "accuracy": 0.735,  # the authors' released classifier, scored on data including its training set
+    "recall ballet": 0.898,  # printed as "precision"; each true-style column sums to 100%
+    "recall zumba": 0.719,
+    "recall hiphop": 0.526,
+    "own_pipeline_accuracy": 0.987,  # the student's own pipeline: random 80/20 split, 59 frames
+    "own_pipeline_frames": 59,
+    "own_pipeline_test_share": 0.2,
+}
+
+
+def recall_beside_student(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per style: our recall and precision (mean and std over seeds) beside the student's
+    "precision" row, which was per-true-style recall."""
+    rows = []
+    for name in STYLES:
+        rec = scores.loc[scores["metric"] == f"recall {name}", "value"]
+        prec = scores.loc[scores["metric"] == f"precision {name}", "value"]
+        rows.append(
+            {
+                "style": name,
+                "our recall": rec.mean(),
+                "recall std": rec.std(ddof=1) if len(rec) > 1 else 0.0,
+                "student's recall (printed as precision)": STUDENT.get(f"recall {name}", np.nan),
+                "our precision": prec.mean(),
+                "precision std": prec.std(ddof=1) if len(prec) > 1 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows).set_index("style")
