@@ -3,7 +3,6 @@ ambiguity-0.5 world written beside the data (d2mlib.studies.improved)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,9 @@ import pandas as pd
 import pytest
 
 from d2mlib import stats
-from d2mlib.data import FeatureStore, dataset_complete, ensure_dataset, write_dataset
-from d2mlib.data.layout import MARKER, data_identity
-from d2mlib.errors import DataError, MetricError
+from d2mlib.data import FeatureStore, dataset_complete
+from d2mlib.data.layout import data_identity
+from d2mlib.errors import ConfigError, MetricError
 from d2mlib.studies import improved as imp
 
 
@@ -115,23 +114,21 @@ def test_ensure_world_writes_the_other_ambiguity_beside_the_data(smoke_data: Pat
     assert imp.ensure_world(smoke_data, 0.25) == smoke_data  # the world's own dial
     other = imp.ensure_world(smoke_data, 0.5)
     assert other == smoke_data.parent / "smoke-amb50"
-    marker = dataset_complete(other)
-    assert marker["synth"] == {"ambiguity": 0.5} and marker["preset"] == "smoke"
+    assert dataset_complete(other)["preset"] == "smoke-amb50"
     assert data_identity(other) != data_identity(smoke_data)  # runs never share a cache entry
     base = imp.borrowing_clips(FeatureStore.open(smoke_data), None)
     more = imp.borrowing_clips(FeatureStore.open(other), None)
     assert len(base) == len(more) == 36
     assert more.mean() > base.mean()
     assert imp.ensure_world(smoke_data, 0.5) == other  # complete: not rewritten
-    with pytest.raises(DataError, match="synth"):
-        ensure_dataset(other, preset="smoke", seed=0)  # the preset's own world is another one
+    with pytest.raises(ConfigError, match="smoke-amb70"):
+        imp.ensure_world(smoke_data, 0.7)
+    with pytest.raises(ConfigError, match="not a complete synthetic world"):
+        imp.ensure_world(smoke_data.parent / "nowhere", 0.5)
 
 
-def test_write_dataset_refuses_a_folder_of_another_ambiguity(tmp_path: Path):
-    out = tmp_path / "w"
-    out.mkdir()
-    (out / MARKER).write_text(
-        json.dumps({"preset": "smoke", "seed": 0, "world": 2, "synth": {"ambiguity": 0.5}})
-    )
-    with pytest.raises(DataError, match="refusing"):
-        write_dataset(out, preset="smoke", seed=0, progress=False, workers=1)
+def test_world_preset_names_the_twin_with_that_ambiguity():
+    assert imp.world_preset("book", 0.25) == "book"
+    assert imp.world_preset("book", 0.5) == "book-amb50"
+    with pytest.raises(ConfigError):
+        imp.world_preset("book", 0.9)

@@ -107,12 +107,9 @@ def data_identity(data_dir: str | Path) -> Any:
 
     marker = dataset_complete(data_dir)
     if marker is not None:
-        identity = {
+        return {
             "preset": marker.get("preset"),
             "seed": marker.get("seed"),
             "world": marker.get("world", 1),
         }
-        if marker.get("synth"):  # a world with other dials (e.g. ambiguity) is another dataset
-            identity["synth"] = marker["synth"]
-        return identity
     return str(Path(data_dir).resolve())

@@ -80,40 +80,14 @@ def _wav_bytes(wav: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
-def synth_overrides(preset: str, synth_config: Any = None) -> dict[str, Any]:
-    """The fields (JSON values) in which `synth_config` departs from the preset's (seed and
-    batching aside); {} without one. The marker records them, so that runs on a world with another
-    dial (e.g. ambiguity 0.5) never share a cache entry with the preset's own world."""
-    if synth_config is None:
-        return {}
-    base = synth.synth_preset(preset)
-    skip = {"seed", "videos_per_batch"}
-    out = {}
-    for f in dataclasses.fields(base):
-        mine = getattr(synth_config, f.name)
-        if f.name not in skip and mine != getattr(base, f.name):
-            out[f.name] = json.loads(json.dumps(mine, default=list))
-    return out
-
-
-def _check_target(out: Path, preset: str, seed: int, overrides: dict[str, Any]) -> None:
-    """Refuse to write into a directory holding another preset/seed/world or a foreign dataset."""
+def _check_target(out: Path, preset: str, seed: int) -> None:
+    """Refuse to write into a directory holding another preset/seed or a foreign dataset."""
     for name in (MARKER, WRITING):
         marker = _read_marker(out / name)
-        mine = (preset, seed, overrides)
-        if (
-            marker is not None
-            and (
-                marker.get("preset"),
-                marker.get("seed"),
-                marker.get("synth", {}),
-            )
-            != mine
-        ):
+        if marker is not None and (marker.get("preset"), marker.get("seed")) != (preset, seed):
             raise DataError(
                 f"holds the synthetic dataset preset={marker.get('preset')!r} "
-                f"seed={marker.get('seed')!r} synth={marker.get('synth', {})!r}; refusing to write "
-                f"preset={preset!r} seed={seed!r} synth={overrides!r} "
+                f"seed={marker.get('seed')!r}; refusing to write preset={preset!r} seed={seed!r} "
                 "over it (choose another directory or delete it)",
                 out / name,
             )
@@ -225,12 +199,8 @@ def write_dataset(
     seed: int = 0,
     progress: bool = True,
     workers: int = 2,
-    synth_config: Any = None,
 ) -> dict[str, Any]:
     """Generate a synthetic dataset with d2mlib.synth and write it in the original layout.
-
-    `synth_config` (a d2mlib.synth.SynthConfig) replaces the preset's world, e.g. with another
-    ambiguity; its departures from the preset are recorded in the marker ("synth").
 
     Each clip's audio features are d2mlib.audio.features of its written .wav file as
     d2mlib.audio.load_audio reads it (16-bit, loudness-normalised), so features of a
@@ -247,16 +217,13 @@ def write_dataset(
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
-    overrides = synth_overrides(preset, synth_config)
-    _check_target(out, preset, seed, overrides)
+    _check_target(out, preset, seed)
 
-    config = dataclasses.replace(synth_config or synth.synth_preset(preset), seed=seed)
+    config = dataclasses.replace(synth.synth_preset(preset), seed=seed)
     units_per_clip = int(config.units_per_clip)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
     marker = {"preset": preset, "seed": seed, "world": synth.WORLD_VERSION}
-    if overrides:
-        marker["synth"] = overrides
     stamp = json.dumps(marker, sort_keys=True) + "\n"
     write_text(out / WRITING, stamp)
 
@@ -341,32 +308,25 @@ def write_dataset(
 
 
 def ensure_dataset(
-    data_dir: str | Path,
-    preset: str = "book",
-    seed: int = 0,
-    progress: bool = True,
-    synth_config: Any = None,
+    data_dir: str | Path, preset: str = "book", seed: int = 0, progress: bool = True
 ) -> Path:
     """Write the synthetic dataset into `data_dir` unless it is already complete; return the dir.
 
     A directory with unit lists but no d2mlib marker (the original data, e.g. via $D2M_DATA)
-    is used as it is. A complete dataset of another preset/seed/`synth_config` raises DataError.
+    is used as it is. A complete dataset of another preset/seed raises DataError.
     """
     data_dir = Path(data_dir)
     marker = dataset_complete(data_dir)
-    overrides = synth_overrides(preset, synth_config)
     if marker is not None:
-        have = (marker.get("preset"), marker.get("seed"), marker.get("synth", {}))
-        if have != (preset, seed, overrides):
+        if (marker.get("preset"), marker.get("seed")) != (preset, seed):
             raise DataError(
-                f"holds preset={marker.get('preset')!r} seed={marker.get('seed')!r} "
-                f"synth={marker.get('synth', {})!r}, not preset={preset!r} seed={seed!r} "
-                f"synth={overrides!r}",
+                f"holds preset={marker.get('preset')!r} seed={marker.get('seed')!r}, "
+                f"not preset={preset!r} seed={seed!r}",
                 data_dir / MARKER,
             )
         return data_dir
     stale = (data_dir / MARKER).exists()  # written by an older world: rewrite it
     if (data_dir / LIST_DIR).is_dir() and not (data_dir / WRITING).exists() and not stale:
         return data_dir
-    write_dataset(data_dir, preset=preset, seed=seed, progress=progress, synth_config=synth_config)
+    write_dataset(data_dir, preset=preset, seed=seed, progress=progress)
     return data_dir

@@ -18,6 +18,7 @@ from d2mlib import config, synth
 from d2mlib.config import STYLES, Config
 from d2mlib.data import dataset_complete, ensure_dataset
 from d2mlib.data.store import FeatureStore
+from d2mlib.errors import ConfigError
 from d2mlib.stats import COLUMNS
 from d2mlib.synth.config import PRESET_NAMES, check_style
 from d2mlib.validate import metric_error
@@ -200,26 +201,30 @@ def classified_as_table(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def world_dir(data_dir: str | Path, ambiguity: float) -> Path:
-    """Where the world with another ambiguity lives: beside `data_dir`, '<name>-amb<percent>'."""
-    data_dir = Path(data_dir)
-    return data_dir.parent / f"{data_dir.name}-amb{round(100 * float(ambiguity)):02d}"
+def world_preset(preset: str, ambiguity: float) -> str:
+    """The synthetic preset of `preset`'s world with the ambiguity dial at `ambiguity`: the preset
+    itself, or its '<preset>-amb<percent>' twin (the style chapter's second world, "book-amb50")."""
+    if float(synth.synth_preset(preset).ambiguity) == float(ambiguity):
+        return preset
+    twin = f"{preset}-amb{round(100 * float(ambiguity)):02d}"
+    if twin not in PRESET_NAMES or float(synth.synth_preset(twin).ambiguity) != float(ambiguity):
+        raise ConfigError(f"no synthetic preset {twin!r} with ambiguity {ambiguity:g}")
+    return twin
 
 
 def ensure_world(data_dir: str | Path, ambiguity: float, progress: bool = False) -> Path:
-    """The synthetic world of `data_dir`'s preset and seed with another `ambiguity`, written
-    beside it (see `world_dir`) if missing; `data_dir` itself when the ambiguity is its own."""
+    """The synthetic world of `data_dir` with the ambiguity dial at `ambiguity`: `data_dir` itself
+    when that is its own dial, else its twin preset written beside it ('<folder>-amb<percent>',
+    as the style chapter writes it) if missing."""
     marker = dataset_complete(data_dir)
     if marker is None or marker.get("preset") not in PRESET_NAMES:
-        raise metric_error(f"ensure_world: {data_dir} is not a complete synthetic world")
-    preset, seed = marker["preset"], int(marker["seed"])
-    base = synth.synth_preset(preset)
-    own = float(marker.get("synth", {}).get("ambiguity", base.ambiguity))
-    if float(ambiguity) == own:
+        raise ConfigError(f"ensure_world: {data_dir} is not a complete synthetic world")
+    preset = str(marker["preset"])
+    twin = world_preset(preset, ambiguity)
+    if twin == preset:
         return Path(data_dir)
-    world = dataclasses.replace(base, ambiguity=float(ambiguity))
-    out = world_dir(data_dir, ambiguity)
-    return ensure_dataset(out, preset=preset, seed=seed, progress=progress, synth_config=world)
+    out = Path(data_dir).parent / f"{Path(data_dir).name}{twin[len(preset) :]}"
+    return ensure_dataset(out, preset=twin, seed=int(marker["seed"]), progress=progress)
 
 
 def plateau_sentence(plateau: int, steps: int, last_logged: int | None = None) -> str:
@@ -241,7 +246,7 @@ def plateau_sentence(plateau: int, steps: int, last_logged: int | None = None) -
     left = steps - plateau
     return (
         f"the remaining {left:,} of the {steps:,} steps ({left / steps:.0%} of the training) "
-        "added less than a point, so both extractors are compared trained out."
+        "added less than a point: both are compared after their accuracy levelled off."
     )
 
 
@@ -260,5 +265,5 @@ def borrowing_sentence(
     return (
         f"on the clips whose music borrows another style's traits the paper's extractor gives "
         f"{paper_borrowing:.0%} of the windows their style ({paper_clean:.0%} on the other clips) "
-        f"and the improved one {improved_borrowing:.0%}; the improved extractor {verdict}."
+        f"and the improved one {improved_borrowing:.0%} (the rule on the difference: {verdict})."
     )

@@ -85,6 +85,9 @@ _PRESETS: dict[str, SynthConfig] = {
     "smoke": SynthConfig(clips_per_style=12, clips_per_video=3, ambiguity=0.25),
     "book": SynthConfig(clips_per_style=600, clips_per_video=5, ambiguity=0.25),
     "large": SynthConfig(clips_per_style=1800, clips_per_video=5, ambiguity=0.25),
+    # the ambiguity dial turned up: half the clips borrow (the style chapter's second world)
+    "smoke-amb50": SynthConfig(clips_per_style=12, clips_per_video=3, ambiguity=0.5),
+    "book-amb50": SynthConfig(clips_per_style=600, clips_per_video=5, ambiguity=0.5),
 }
 
 
@@ -92,7 +95,8 @@ PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
 
 def synth_preset(name: str) -> SynthConfig:
-    """The named preset: "smoke" (36 clips, seconds), "book" (600 clips a style), "large" (3x)."""
+    """The named preset: "smoke" (36 clips, seconds), "book" (600 clips a style), "large" (3x);
+    "smoke-amb50" and "book-amb50": smoke and book with half the clips borrowing."""
     if name not in _PRESETS:
         raise ConfigError(f"unknown synth preset {name!r}; choose one of {sorted(_PRESETS)}")
     return _PRESETS[name]
