@@ -52,6 +52,10 @@ def test_plateau_sentence_says_whether_training_ran_past_the_plateau():
     assert "still be rising" in imp.plateau_sentence(140, 150, last_logged=140)
     with pytest.raises(MetricError):
         imp.plateau_sentence(-1, 150)
+    assert imp.plateau_phrase(50, 150).startswith("past the step (50)")
+    assert "still rising" in imp.plateau_phrase(150, 150)
+    with pytest.raises(MetricError):
+        imp.plateau_phrase(10, 0)
 
 
 def _predictions(hits: dict[int, list[int]]) -> pd.DataFrame:

@@ -267,3 +267,15 @@ def borrowing_sentence(
         f"{paper_borrowing:.0%} of the windows their style ({paper_clean:.0%} on the other clips) "
         f"and the improved one {improved_borrowing:.0%} (the rule on the difference: {verdict})."
     )
+
+
+def plateau_phrase(plateau: int, steps: int) -> str:
+    """`plateau_sentence` for an opening line: 'past the step (80) where ... levelled off' or
+    'with validation accuracy still rising at the end'."""
+    if plateau < 0 or steps < 1:
+        raise metric_error(
+            f"plateau_phrase: need plateau >= 0 and steps >= 1, got {plateau}, {steps}"
+        )
+    if plateau >= steps:
+        return "with validation accuracy still rising at the end"
+    return f"past the step ({plateau:,}) by which every run's validation accuracy had levelled off"
