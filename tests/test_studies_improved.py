@@ -21,6 +21,7 @@ def test_extractor_configs_train_both_alike_and_keep_the_code_size():
     paper, better = cfgs["paper"], cfgs["improved"]
     assert paper.train_style == better.train_style
     assert (better.train_style.steps, better.train_style.lr) == (150, 1e-3)
+    assert better.train_style.val_every == 150 // imp.VALIDATIONS
     assert better.train_style.precision == "bf16" and better.train_style.seed == 2
     assert (better.style.hidden, better.style.num_layers, better.style.window) == (512, 2, 90)
     assert better.style.project and better.style.dropout > 0

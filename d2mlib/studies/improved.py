@@ -25,6 +25,7 @@ from d2mlib.validate import metric_error
 
 SYSTEMS = ("paper", "improved")
 SMOKE_HIDDEN = 16  # the improved extractor's width at smoke scale (its shape kept, tiny)
+VALIDATIONS = 8  # validations per run (besides each epoch's end): enough points to find a plateau
 
 
 def extractor_configs(
@@ -37,12 +38,14 @@ def extractor_configs(
 ) -> dict[str, Config]:
     """The paper's and the improved extractor's configs, trained alike (same steps, lr, precision).
 
+    Both validate VALIDATIONS times over the run (and at each epoch's end), for `plateau_step`.
+
     The improved extractor keeps the preset's style-code size (the composer's input); with
     `smoke_width` its GRU is SMOKE_HIDDEN wide (the smoke tests' scale).
     """
     r = dataclasses.replace
     paper = config.make_config(preset, seed=seed)
-    extra = {"steps": int(steps)}
+    extra = {"steps": int(steps), "val_every": max(int(steps) // VALIDATIONS, 1)}
     if lr is not None:
         extra["lr"] = float(lr)
     if precision is not None:
@@ -57,7 +60,14 @@ def extractor_configs(
     }
 
 
-def plateau_step(steps: Sequence[int], values: Sequence[float], tolerance: float = 0.01) -> int:
+PLATEAU_TOLERANCE = (
+    0.02  # two points: about the sampling noise of a validation accuracy on ~400 windows
+)
+
+
+def plateau_step(
+    steps: Sequence[int], values: Sequence[float], tolerance: float = PLATEAU_TOLERANCE
+) -> int:
     """The first step at which a validation curve comes within `tolerance` of its best level.
 
     The curve is smoothed by a centred running median over three logged points first, so that one
@@ -99,7 +109,7 @@ def validation_curves(runs: Mapping[tuple[str, int], Any], term: str = "accuracy
     return pd.concat(parts, ignore_index=True)
 
 
-def plateau_table(curves: pd.DataFrame, tolerance: float = 0.01) -> pd.DataFrame:
+def plateau_table(curves: pd.DataFrame, tolerance: float = PLATEAU_TOLERANCE) -> pd.DataFrame:
     """`plateau_step` of each (system, seed) curve of `validation_curves`, with the final value."""
     rows = []
     for (system, seed), c in curves.groupby(["system", "seed"], sort=False):
@@ -227,7 +237,9 @@ def ensure_world(data_dir: str | Path, ambiguity: float, progress: bool = False)
     return ensure_dataset(out, preset=twin, seed=int(marker["seed"]), progress=progress)
 
 
-def plateau_sentence(plateau: int, steps: int, last_logged: int | None = None) -> str:
+def plateau_sentence(
+    plateau: int, steps: int, last_logged: int | None = None, tolerance: float = PLATEAU_TOLERANCE
+) -> str:
     """Whether `steps` trains past a measured `plateau` step, in words (the page's sentence).
 
     `last_logged` is the last evaluated step (default `steps`): a plateau found there means the
@@ -246,7 +258,8 @@ def plateau_sentence(plateau: int, steps: int, last_logged: int | None = None) -
     left = steps - plateau
     return (
         f"the remaining {left:,} of the {steps:,} steps ({left / steps:.0%} of the training) "
-        "added less than a point: both are compared after their accuracy levelled off."
+        f"added less than {100 * tolerance:g} points: both are compared after their accuracy "
+        "levelled off."
     )
 
 
