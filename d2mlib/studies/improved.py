@@ -16,10 +16,11 @@ import pandas as pd
 
 from d2mlib import config, synth
 from d2mlib.config import STYLES, Config
-from d2mlib.data import dataset_complete, ensure_dataset
+from d2mlib.data import dataset_complete
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import ConfigError
 from d2mlib.stats import COLUMNS
+from d2mlib.studies.world_card import second_world
 from d2mlib.synth.config import PRESET_NAMES, check_style
 from d2mlib.validate import metric_error
 
@@ -222,7 +223,7 @@ def world_preset(preset: str, ambiguity: float) -> str:
     return twin
 
 
-def ensure_world(data_dir: str | Path, ambiguity: float, progress: bool = False) -> Path:
+def ensure_world(data_dir: str | Path, ambiguity: float) -> Path:
     """The synthetic world of `data_dir` with the ambiguity dial at `ambiguity`: `data_dir` itself
     when that is its own dial, else its twin preset written beside it ('<folder>-amb<percent>',
     as the style chapter writes it) if missing."""
@@ -233,8 +234,10 @@ def ensure_world(data_dir: str | Path, ambiguity: float, progress: bool = False)
     twin = world_preset(preset, ambiguity)
     if twin == preset:
         return Path(data_dir)
-    out = Path(data_dir).parent / f"{Path(data_dir).name}{twin[len(preset) :]}"
-    return ensure_dataset(out, preset=twin, seed=int(marker["seed"]), progress=progress)
+    world = second_world(data_dir, suffix=twin[len(preset) + 1 :])  # the style chapter's twin
+    if world is None:
+        raise ConfigError(f"ensure_world: no {twin!r} preset to write beside {data_dir}")
+    return world
 
 
 def plateau_sentence(
