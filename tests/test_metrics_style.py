@@ -56,7 +56,8 @@ def test_scores_over_seeds_is_tidy_with_one_row_per_system_seed_metric() -> None
     a = _table([0, 1, 2], [0, 1, 2], [0.9, 0.9, 0.9])
     b = _table([0, 1, 2], [0, 0, 2], [0.9, 0.9, 0.9])
     tidy = studies.style_classification.scores_over_seeds({("paper", 0): a, ("paper", 1): b})
-    assert list(tidy.columns) == ["system", "seed", "metric", "value"]
+    assert list(tidy.columns) == ["system", "metric", "seed", "clip", "value"]  # the rule's table
+    assert tidy["clip"].isna().all()  # scores of a whole run
     acc = tidy[tidy["metric"] == "accuracy"].set_index("seed")["value"]
     assert acc[0] == pytest.approx(1.0) and acc[1] == pytest.approx(2 / 3)
     assert len(tidy) == 2 * 7  # accuracy + precision and recall of three styles

@@ -76,13 +76,14 @@ def _close_figures():
 
 
 def test_style_colours_are_distinct_and_the_same_by_name_or_index():
-    assert set(viz.STYLE_COLOURS) == {"ballet", "zumba", "hiphop"}
-    assert len(set(viz.STYLE_COLOURS.values())) == 3
+    synthetic, ballroom = {"ballet", "zumba", "hiphop"}, {"chacha", "rumba", "waltz", "tango"}
+    assert set(viz.STYLE_COLOURS) == synthetic | ballroom
+    assert len(set(viz.STYLE_COLOURS.values())) == 7
     assert viz.style_colour("Hip-hop") == viz.STYLE_COLOURS["hiphop"]
     assert viz.style_colour(0) == viz.STYLE_COLOURS["ballet"]
     assert viz.style_colour(2) == viz.style_colour("hiphop")
     with pytest.raises(ValueError, match="unknown style"):
-        viz.style_colour("tango")
+        viz.style_colour("salsa")
 
 
 # --------------------------------------------------------------------------- poses
