@@ -68,6 +68,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 DEC_OUTPUTS = ("pose", "offset")
 ENC_INPUTS = ("pose", "relative")
+STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -225,10 +226,12 @@ class ComposerConfig:
     w_mov_dist: float = 1.0  # movement-latent alignment: music's codes close to its dance's codes
     w_style_reg: float = 1.0  # style regressor: dance latent -> the music's style code
     grad_clip: float = 0.5
+    style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "rnn", RNN_TYPES)
+        _check_choice(self, "style_source", STYLE_SOURCES)
         _check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
         _check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
         _check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
@@ -506,6 +509,7 @@ HASH_SKIP_DEFAULTS = {
     "dec_output": "pose",
     "enc_input": "pose",
     "w_velocity": 0.0,
+    "style_source": "extractor",
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

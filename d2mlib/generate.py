@@ -34,6 +34,7 @@ from d2mlib._io import write_bytes
 from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, seconds_to_frames
 from d2mlib.config import STYLES, resolve_device
 from d2mlib.errors import CheckpointError, ConfigError, DataError
+from d2mlib.models.style import oracle_codes
 from d2mlib.skeleton import FPS, UNIT_FRAMES
 from d2mlib.train.runs import find_run, load_run
 
@@ -175,6 +176,11 @@ class DanceGenerator:
         self.description = description
         self.styles = tuple(styles)  # the style classifier's labels, in order
 
+    @property
+    def needs_style(self) -> bool:
+        """Whether the composer reads the true style (an oracle run) instead of the music's."""
+        return self.composer.cfg.style_source == "oracle"
+
     @classmethod
     def from_run(cls, path: str | Path, device: str = "auto") -> DanceGenerator:
         """Load a finished composition run (and the style and decomp runs beside it)."""
@@ -239,6 +245,7 @@ class DanceGenerator:
         beat_times: np.ndarray | None = None,
         max_shift: float = DEFAULT_MAX_SHIFT,
         threads: int | None = None,
+        style: int | None = None,
     ) -> Dance:
         """Compose a dance as long as the music (see the module docstring).
 
@@ -246,7 +253,9 @@ class DanceGenerator:
         from z_init ~ N(0, init_spread^2). `beat_times` (s) replaces the music's
         tracked beats; `warp` moves kinematic beats onto them (at most
         `max_shift` frames). `threads` sets torch's CPU threads for this call
-        only (1 is fastest for these small sequential models on a busy CPU).
+        only (1 is fastest for these small sequential models on a busy CPU). `style`
+        (a label index) is the true style an oracle run composes to (`needs_style`); other
+        runs hear the style in the music and ignore it.
         """
 
         if threads is not None:
@@ -254,11 +263,13 @@ class DanceGenerator:
             torch.set_num_threads(int(threads))
             try:
                 return self.compose(
-                    music, seed, init_pose, init_spread, warp, beat_times, max_shift, None
+                    music, seed, init_pose, init_spread, warp, beat_times, max_shift, None, style
                 )
             finally:
                 torch.set_num_threads(before)
 
+        if self.needs_style and style is None:
+            raise ConfigError(f"{self.description}: an oracle run composes to a given style=")
         music = load_music(music, beat_times)
         t0 = time.perf_counter()
         n_frames = len(music.features)
@@ -273,6 +284,10 @@ class DanceGenerator:
             windows = song.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
             probs = torch.softmax(self.style.logits(song[None, :n_frames]), -1)[0]
             codes = self.style.code(windows)  # one style code per window of 3 units
+            if self.needs_style:
+                labels = torch.full((len(windows),), int(style), device=self.device)
+                n_classes = self.style.cfg.num_classes
+                codes = oracle_codes(labels, self.composer.cfg.style_dim, n_classes)
             z_mov = self.composer.generate(codes, windows, WINDOW_UNITS, generator=gen)
             z_mov = z_mov.reshape(n_units, -1)
             pose = torch.from_numpy(self.pose_normaliser.normalise(pose0)).to(self.device)[None]

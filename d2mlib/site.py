@@ -1,4 +1,5 @@
-"""Checks on the built static site: nothing on a page may load from another host."""
+"""The static site: nothing on a page may load from another host (`main` checks a build), and
+the Sphinx extension that keeps it so and reads the intro after the chapters."""
 
 from __future__ import annotations
 
@@ -52,9 +53,28 @@ def _drop_thebe(
             context[key] = [asset for asset in context[key] if keep(asset)]
 
 
+def _root_last(app: object, env: object, docnames: list[str]) -> None:
+    """Read (and so execute) the root page after every chapter: its scorecard reads theirs."""
+    root = app.config.root_doc  # type: ignore[attr-defined]
+    if root in docnames:
+        docnames.remove(root)
+        docnames.append(root)
+
+
+def _root_with_chapters(
+    app: object, env: object, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    """Re-read the root page whenever a chapter is re-read, so its scorecard is never stale."""
+    root = app.config.root_doc  # type: ignore[attr-defined]
+    return [root] if (added | changed | removed) - {root} else []
+
+
 def setup(app: object) -> dict[str, object]:
-    """Sphinx extension: strip what a static offline site must not load (thebe)."""
+    """Sphinx extension: strip what a static offline site must not load (thebe), and read the
+    root page (the intro, whose scorecard collects the chapters' verdicts) after the chapters."""
     app.connect("html-page-context", _drop_thebe)  # type: ignore[attr-defined]
+    app.connect("env-before-read-docs", _root_last)  # type: ignore[attr-defined]
+    app.connect("env-get-outdated", _root_with_chapters)  # type: ignore[attr-defined]
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

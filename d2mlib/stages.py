@@ -145,6 +145,10 @@ def run_key(stage: str, cfg: Config) -> dict[str, Any]:
                 for k, v in out[key].items()
                 if k not in EXECUTION_FIELDS and HASH_SKIP_DEFAULTS.get(k, object()) != v
             }
+        elif key == "composer":  # fields added later count only when set (cached runs stay)
+            out[key] = {
+                k: v for k, v in out[key].items() if HASH_SKIP_DEFAULTS.get(k, object()) != v
+            }
     out["data"] = d["data"]
     out["stage"] = stage
     return out

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from d2mlib.site import offhost_references
+from d2mlib.studies import scorecard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,3 +112,15 @@ def test_site_checker_flags_cdn_scripts(tmp_path: Path) -> None:
         "https://x.example.org/b.png",
     ]
     assert json.dumps(found)  # plain data, printable in a report
+
+
+@pytest.mark.book
+def test_intro_scorecard_holds_every_chapters_verdict(smoke_site: Path) -> None:
+    """The site reads the intro after the chapters, so each claim carries this build's verdict."""
+    text = (smoke_site / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'class="d2m-scorecard"' in text
+    for claim in scorecard.CLAIMS:
+        assert f'href="{claim.chapter}.html"' in text, claim.key
+    assert text.count("d2m-verdict d2m-not-measured") <= 2  # the GPU row; real dance if absent
+    assert scorecard.NOT_RUN not in text
+    assert "fig-pipeline" in text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 
 from d2mlib import beats, generate
-from d2mlib.errors import DataError
+from d2mlib.errors import ConfigError, DataError
 
 # --------------------------------------------------------------------------- beat warping
 
@@ -215,3 +218,29 @@ def test_waveform_input_gives_features_and_beats():
     assert m.duration == pytest.approx(4.0)
     with pytest.raises(DataError):
         generate.load_music(np.zeros((2, 10), np.float32))
+
+
+def test_an_oracle_composer_needs_the_true_style_and_follows_it(untrained, music):
+    """An oracle run composes to a given style label; the paper's run hears the music's."""
+    assert not untrained.needs_style
+    cfg = dataclasses.replace(untrained.composer.cfg, style_source="oracle")
+    oracle = generate.DanceGenerator(
+        untrained.style,
+        copy.deepcopy(untrained.composer),
+        untrained.dance_unit,
+        {
+            "pose_mean": untrained.pose_normaliser.mean,
+            "pose_std": untrained.pose_normaliser.std,
+            "audio_mean": untrained.audio_mean,
+            "audio_std": untrained.audio_std,
+        },
+        untrained.cfg,
+    )
+    oracle.composer.cfg = cfg
+    assert oracle.needs_style
+    with pytest.raises(ConfigError, match="oracle run composes to a given style"):
+        oracle.compose(music, seed=0, warp=False)
+    a = oracle.compose(music, seed=0, warp=False, style=0).poses
+    b = oracle.compose(music, seed=0, warp=False, style=2).poses
+    assert a.shape == b.shape and not np.allclose(a, b)
+    np.testing.assert_array_equal(a, oracle.compose(music, seed=0, warp=False, style=0).poses)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from d2mlib.config import ablation, preset
+from d2mlib.errors import ConfigError
 from d2mlib.models import (
     Composer,
     CompStage,
@@ -24,6 +25,8 @@ from d2mlib.models.dance_unit import (
     draw_noise,
     kl_warmup,
 )
+from d2mlib.models.style import oracle_codes
+from d2mlib.stages import run_key
 
 B = 6
 
@@ -431,3 +434,49 @@ def test_all_weights_zero_still_steps_without_error():
     cfg = r(cfg, dance_unit=r(cfg.dance_unit, **zero_du), composer=r(cfg.composer, **zero_co))
     assert DecompStage(cfg, device="cpu").training_step(unit_pair(), 0)["total"] == 0
     assert comp_stage(cfg).training_step(sequence_batch(3), 0)["total"] == 0
+
+
+def oracle(cfg):
+    """`cfg` with a composer that reads the true style instead of the extractor's code."""
+    return dataclasses.replace(
+        cfg, composer=dataclasses.replace(cfg.composer, style_source="oracle")
+    )
+
+
+def test_oracle_codes_are_one_hot_per_true_style_and_check_their_labels():
+    codes = oracle_codes(torch.tensor([2, 0, 1]), 30, 3)
+    assert codes.shape == (3, 30)
+    assert codes.sum(1).tolist() == [1.0, 1.0, 1.0]
+    assert codes.argmax(1).tolist() == [2, 0, 1]
+    with pytest.raises(ConfigError, match=r"style labels must lie in \[0, 3\)"):
+        oracle_codes(torch.tensor([3]), 30, 3)
+    with pytest.raises(ConfigError, match="do not fit"):
+        oracle_codes(torch.tensor([0]), 2, 3)
+
+
+def test_oracle_composer_reads_the_labels_not_the_music():
+    stage = comp_stage(oracle(smoke()))
+    units, audio, style = sequence_batch(3)
+    f = stage.forward((units, audio, style), sample=False)
+    dim = stage.cfg.composer.style_dim  # 8 at smoke scale
+    torch.testing.assert_close(f["style_code"], oracle_codes(style, dim, 3))
+    # the same labels with other music give the same codes; other labels give other codes
+    g = stage.forward((units, -audio, style), sample=False)
+    torch.testing.assert_close(g["style_code"], f["style_code"])
+    h = stage.forward((units, audio, (style + 1) % 3), sample=False)
+    assert not torch.equal(h["style_code"], f["style_code"])
+    # the paper's composer reads the extractor's code of the music
+    paper = comp_stage(smoke())
+    torch.testing.assert_close(
+        paper.forward((units, audio, style), sample=False)["style_code"], paper.style.code(audio)
+    )
+    finite_scalars(stage.training_step((units, audio, style), 0))
+
+
+def test_style_source_is_checked_and_kept_out_of_old_run_hashes():
+    with pytest.raises(ConfigError, match="style_source"):
+        dataclasses.replace(smoke().composer, style_source="teacher")
+    base = preset("book")
+    assert run_key("comp", base) == run_key("comp", base)
+    assert "style_source" not in run_key("comp", base)["composer"]
+    assert run_key("comp", oracle(base))["composer"]["style_source"] == "oracle"

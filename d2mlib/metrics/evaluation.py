@@ -521,7 +521,8 @@ def generator_sampler(
         for i in clips:
             pose = generator.initial_pose(derived_seed(seed, i))
             noise = derived_seed(seed, i, k)
-            dance = generator.compose(musics[i], seed=noise, init_pose=pose, warp=warp)
+            style = int(data.styles[i]) if generator.needs_style else None
+            dance = generator.compose(musics[i], noise, pose, warp=warp, style=style)
             out.append(np.asarray(dance.poses, dtype=np.float64))
         return out
 

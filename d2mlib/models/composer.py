@@ -31,6 +31,8 @@ style_reg            w_style_reg    style regressor reads the style code from bo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -38,7 +40,7 @@ from torch import Tensor, nn
 from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.rnn import make_rnn, run_rnn
-from d2mlib.models.style import StyleExtractor
+from d2mlib.models.style import StyleExtractor, oracle_codes
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
 
@@ -247,6 +249,14 @@ class CompStage:
         """The optimisers by checkpoint key."""
         return self._opts
 
+    def style_code(self, audio: Tensor, batch: Sequence[Tensor]) -> Tensor:
+        """The music's style code (B, 30): the frozen extractor's, or the oracle's of the batch's
+        true style labels (its third item)."""
+        if self.cfg.composer.style_source == "oracle":
+            n = self.style.cfg.num_classes
+            return oracle_codes(batch[2].to(self.device), self.cfg.composer.style_dim, n)
+        return self.style.code(audio)
+
     def _randn(self, *shape: int) -> Tensor:
         return torch.randn(shape, generator=self.generator, device=self.device)
 
@@ -256,7 +266,7 @@ class CompStage:
         b, n, frames, pose = units.shape
         eps = self._randn if sample else (lambda *s: torch.zeros(s, device=self.device))
         with torch.no_grad():
-            style_code = self.style.code(audio)
+            style_code = self.style_code(audio, batch)
             q_init, q_mov = self.dance_unit.encode(units.reshape(b * n, frames, pose))
             z_init = q_init.sample(eps(b * n, q_init.mu.shape[1]))
             real = Gaussian(q_mov.mu.view(b, n, -1), q_mov.logvar.view(b, n, -1))

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from d2mlib.config import Config, StyleConfig, resolve_device
+from d2mlib.errors import ConfigError
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 
 
@@ -67,6 +68,17 @@ class StyleExtractor(nn.Module):
     def predict(self, audio: Tensor) -> Tensor:
         """The predicted style index (B,) of each clip (index into d2mlib.config.STYLES)."""
         return self.logits(audio).argmax(-1)
+
+
+def oracle_codes(labels: Tensor, style_dim: int, num_classes: int) -> Tensor:
+    """The oracle's style codes (B, style_dim) for true style labels (B,): style k's code is
+    one in dimension k and zero elsewhere (a perfect, music-blind style understanding)."""
+    if num_classes > style_dim:
+        raise ConfigError(f"oracle_codes: {num_classes} styles do not fit a {style_dim}-d code")
+    labels = labels.long()
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ConfigError(f"oracle_codes: style labels must lie in [0, {num_classes})")
+    return F.one_hot(labels, style_dim).float()
 
 
 class StyleStage:

@@ -21,6 +21,7 @@ from d2mlib.viz.music import (
     plot_style_probs,
     plot_tempo_by_style,
 )
+from d2mlib.viz.pipeline import plot_pipeline
 from d2mlib.viz.poses import (
     plot_pose,
     plot_pose_grid,
@@ -49,6 +50,7 @@ from d2mlib.viz.timing import (
 )
 
 __all__ = [
+    "plot_pipeline",
     "METRIC_NAMES",
     "NEUTRAL",
     "PALETTE",
