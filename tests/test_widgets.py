@@ -514,7 +514,7 @@ def test_clip_material_reads_the_clip_dance_audio_and_true_beats(smoke_data) -> 
     assert n_units >= poses.shape[0] // 32
     assert y is not None and len(y) == poses.shape[0] * 1470
     assert beats.size > 0 and np.all(np.diff(beats) > 0)
-    assert name.startswith("zumba ")
+    assert name.startswith("zumba") and name.count("zumba") == 1 and name.endswith(", clip 1")
     with pytest.raises(DataError, match="no clip 999"):
         data.clip_material(index, "zumba", 999)
 

@@ -52,7 +52,9 @@ def clip_material(
         beats = np.asarray(audio.beats(y).times, np.float64)
     else:
         beats = np.zeros(0, np.float64)
-    return poses, y, beats, f"{style} {row['video']} clip {row['clip']}"
+    video = str(row["video"])  # the synthetic world's video ids already name the style
+    who = video if style in video else f"{style} {video}"
+    return poses, y, beats, f"{who}, clip {row['clip']}"
 
 
 def window_material(
