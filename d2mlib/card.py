@@ -38,9 +38,9 @@ from d2mlib._io import write_text
 from d2mlib.config import STYLES
 from d2mlib.data import DatasetIndex, read_dataset, tracked_tempi
 from d2mlib.errors import DataError
+from d2mlib.metrics.dependence import ENERGY_FEATURE, WINDOW
+from d2mlib.metrics.dependence import correlation as dependence
 
-WINDOW = 16  # frames per window of the music-movement dependence (half a unit)
-ENERGY_FEATURE = 13  # log(1 + frame energy) among the 28 audio features
 _ANGLES = (  # (a, b, c): the angle at b between b->a and b->c
     ("r_shoulder", "r_elbow", "r_wrist"),
     ("l_shoulder", "l_elbow", "l_wrist"),
@@ -299,22 +299,6 @@ def _windows(x: CardClip) -> tuple[np.ndarray, np.ndarray]:
             music.append(frames[w : w + WINDOW, ENERGY_FEATURE].mean())
             move.append(np.log(speed[w : w + WINDOW].mean() + 1e-3))
     return np.asarray(music), np.asarray(move)
-
-
-def dependence(music: list[np.ndarray], move: list[np.ndarray], pairs: np.ndarray) -> float:
-    """Pearson correlation of within-clip-centred music and movement, dance i with music pairs[i]."""
-    xs, ys = [], []
-    for i, j in enumerate(pairs):
-        n = min(len(move[i]), len(music[j]))
-        if n < 2:
-            continue
-        xs.append(music[j][:n] - music[j][:n].mean())
-        ys.append(move[i][:n] - move[i][:n].mean())
-    if not xs:
-        return float("nan")
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    denom = np.sqrt(np.sum(x * x) * np.sum(y * y))
-    return float(np.sum(x * y) / denom) if denom > 0 else float("nan")
 
 
 def _dependence_rows(clips: list[CardClip], seed: int) -> list[dict[str, Any]]:

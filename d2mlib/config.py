@@ -38,11 +38,10 @@ composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
 ``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
 30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
 
-Loss weights are fields too; a weight of 0 switches its term off (the ablation chapter uses
-`ablation(cfg, name)`).
-
-The decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_time_code``,
-``w_velocity``; their defaults are the paper's model) are explained in `d2mlib.models.dance_unit`.
+A loss weight of 0 switches its term off (`ablation(cfg, name)`). Switches default to the paper:
+the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_time_code``,
+``w_velocity``) are explained in `d2mlib.models.dance_unit`, the composer's (``style_source``,
+``music_input``) in `d2mlib.models.composer`.
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ PRECISIONS = ("fp32", "bf16")
 DEC_OUTPUTS = ("pose", "offset")
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
+MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -227,11 +227,13 @@ class ComposerConfig:
     w_style_reg: float = 1.0  # style regressor: dance latent -> the music's style code
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
+    music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "rnn", RNN_TYPES)
         _check_choice(self, "style_source", STYLE_SOURCES)
+        _check_choice(self, "music_input", MUSIC_INPUTS)
         _check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
         _check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
         _check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
@@ -510,6 +512,7 @@ HASH_SKIP_DEFAULTS = {
     "enc_input": "pose",
     "w_velocity": 0.0,
     "style_source": "extractor",
+    "music_input": "stats",
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""
@@ -552,15 +555,13 @@ def make_config(
     """A Config from a preset, or from a YAML file (which wins), with every stage's seed overridden."""
 
     cfg = from_yaml(Path(path)) if path is not None else _preset(preset)
-    if seed is not None:
-        r = dataclasses.replace
-        cfg = r(
-            cfg,
-            train_style=r(cfg.train_style, seed=seed),
-            train_decomp=r(cfg.train_decomp, seed=seed),
-            train_comp=r(cfg.train_comp, seed=seed),
-        )
-    return cfg
+    return cfg if seed is None else _every_stage(cfg, seed=seed)
+
+
+def _every_stage(cfg: Any, **changes: Any) -> Any:
+    """`cfg` with `changes` made to each stage's training config."""
+    r = dataclasses.replace
+    return r(cfg, **{f"train_{s}": r(getattr(cfg, f"train_{s}"), **changes) for s in STAGES})
 
 
 def with_steps(cfg: Any, steps: int | None) -> Any:
@@ -569,13 +570,7 @@ def with_steps(cfg: Any, steps: int | None) -> Any:
         return cfg
     if isinstance(steps, bool) or int(steps) < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-    r = dataclasses.replace
-    return r(
-        cfg,
-        train_style=r(cfg.train_style, steps=int(steps), epochs=0),
-        train_decomp=r(cfg.train_decomp, steps=int(steps), epochs=0),
-        train_comp=r(cfg.train_comp, steps=int(steps), epochs=0),
-    )
+    return _every_stage(cfg, steps=int(steps), epochs=0)
 
 
 def with_rnn(cfg: Config, rnn: str) -> Config:

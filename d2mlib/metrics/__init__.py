@@ -28,6 +28,8 @@ bas_kinematic      Beat Align Score averaged over kinematic beats (AIST++/FACT d
 bas_music          Beat Align Score averaged over musical beats (Bailando direction)
 fid_k, fid_g       Frechet distance of kinetic / geometric features, normalised by the reference
 diversity_k, _g    mean pairwise distance of those normalised features
+music_dependence   per clip: correlation of the music's energy and the dance's speed over
+                   16-frame windows (`metrics.dependence`; the synthetic world links them)
 =================  ==========================================================================
 
 Defaults (module constants, all parameters): kinematic beats are minima of the mean joint
@@ -80,12 +82,14 @@ from d2mlib.metrics.classifier import (
     train_dance_classifier,
 )
 from d2mlib.metrics.confidence import bootstrap, bootstrap_ci, mean_and_spread
+from d2mlib.metrics.dependence import clip_dependence
 from d2mlib.metrics.diversity import diversity, multimodality, style_consistency
 from d2mlib.metrics.eval_data import EvalConfig, EvalData, balanced_order, load_eval_data
 from d2mlib.metrics.evaluation import (
     CORE_METRICS,
     FIELD_METRICS,
     METRIC_NAMES,
+    MUSIC_METRICS,
     PER_CLIP_METRICS,
     TABLE_COLUMNS,
     TRUE_BEAT_METRICS,
@@ -141,6 +145,7 @@ __all__ = [
     "KIN_SMOOTHING",
     "METRIC_DIRECTIONS",
     "METRIC_NAMES",
+    "MUSIC_METRICS",
     "PER_CLIP_METRICS",
     "TABLE_COLUMNS",
     "TRUE_BEAT_METRICS",
@@ -155,6 +160,7 @@ __all__ = [
     "bootstrap_ci",
     "cached_sampler",
     "chain_units",
+    "clip_dependence",
     "check_dance",
     "check_dance_set",
     "clip_beat_scores",

@@ -97,6 +97,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "fid_k_aist": "lower",
     "bas_fact": "higher",
     "bas_bailando": "higher",
+    "music_dependence": "higher",
 }
 """Which way is better for each metric: "lower", "higher", or "closer" to the dataset's value."""
 

@@ -43,6 +43,7 @@ from d2mlib.metrics.classifier import (
     train_dance_classifier,
 )
 from d2mlib.metrics.confidence import mean_and_spread
+from d2mlib.metrics.dependence import clip_dependence
 from d2mlib.metrics.diversity import diversity, multimodality
 from d2mlib.metrics.eval_data import EvalConfig, EvalData, load_eval_data
 from d2mlib.metrics.features import feature_matrix, normalise_by_real
@@ -77,9 +78,12 @@ TRUE_BEAT_METRICS: tuple[str, ...] = tuple(f"{m}_true" for m in BEAT_METRICS)
 FIELD_METRICS: tuple[str, ...] = ("fid_k_aist", "bas_fact", "bas_bailando")
 """The field's exact variants (metrics.field_features.VARIANTS): AIST++ kinetic FID_k, FACT's
 and Bailando's Beat Align Scores in seconds, against the same musical beats as `bas_*`."""
-METRIC_NAMES: tuple[str, ...] = CORE_METRICS + TRUE_BEAT_METRICS + FIELD_METRICS
+MUSIC_METRICS: tuple[str, ...] = ("music_dependence",)
+"""Does the dance follow its own music beyond style and beats (`metrics.dependence`)."""
+METRIC_NAMES: tuple[str, ...] = CORE_METRICS + TRUE_BEAT_METRICS + FIELD_METRICS + MUSIC_METRICS
 PER_CLIP_METRICS: frozenset[str] = frozenset(
     ("style_consistency", *BEAT_METRICS, *TRUE_BEAT_METRICS, "bas_fact", "bas_bailando")
+    + MUSIC_METRICS
 )
 """Metrics with one value per evaluated clip (the rest are one value per set of dances)."""
 TABLE_COLUMNS: tuple[str, ...] = ("system", "metric", "seed", "clip", "value")
@@ -192,6 +196,7 @@ def score_system(
     out.update(_field_beats(dances, data, config.fps))
     if data.true_beats is not None:
         out.update(clip_beat_scores(dances, data.true_beats, config, suffix="_true"))
+    out["music_dependence"] = clip_dependence(dances, data.audio)
     return out
 
 

@@ -41,15 +41,28 @@ from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.rnn import make_rnn, run_rnn
 from d2mlib.models.style import StyleExtractor, oracle_codes
+from d2mlib.skeleton import UNIT_FRAMES
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
 
 
-def unit_audio_summary(audio: Tensor, n_units: int) -> Tensor:
-    """Audio (B, n*32, F) -> per-unit mean and std over frames (B, n, 2F)."""
+def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") -> Tensor:
+    """Audio (B, n*32, F) -> per-unit music: mean and std over frames (B, n, 2F) with "stats",
+    or the unit's frames themselves (B, n, 32F) with "frames".
+
+    Mean and standard deviation say how loud and busy a unit's music is, but not where in the
+    unit its beats fall, so a composer reading them cannot place its movements' beats; the
+    frames keep that phase."""
     b, t, f = audio.shape
     per = audio[:, : (t // n_units) * n_units].reshape(b, n_units, t // n_units, f)
+    if music_input == "frames":
+        return per.reshape(b, n_units, -1)
     return torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
+
+
+def unit_music_dim(cfg: ComposerConfig, audio_dim: int) -> int:
+    """The size of one unit's music summary (`unit_audio_summary`) for `cfg.music_input`."""
+    return (UNIT_FRAMES if cfg.music_input == "frames" else UNIT_AUDIO_STATS) * audio_dim
 
 
 class MusicStyleEncoder(nn.Module):
@@ -134,7 +147,7 @@ class MovementDiscriminator(nn.Module):
         super().__init__()
         h = cfg.disc_hidden
         q = max(h // 4, 1)
-        sizes = [2 * z_movement + UNIT_AUDIO_STATS * audio_dim, h, max(h // 2, 1), q]
+        sizes = [2 * z_movement + unit_music_dim(cfg, audio_dim), h, max(h // 2, 1), q]
         self.unit = mlp(sizes, last_act=True)
         self.rnn = make_rnn(cfg.rnn, q, q)
         self.out = nn.Linear(q, 1)
@@ -167,7 +180,7 @@ class Composer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.style_enc = MusicStyleEncoder(cfg)
-        self.music_enc = mlp([UNIT_AUDIO_STATS * audio_dim, cfg.unit_audio_dim], last_act=True)
+        self.music_enc = mlp([unit_music_dim(cfg, audio_dim), cfg.unit_audio_dim], last_act=True)
         self.dance_enc = DanceEncoder(cfg, z_movement)
         self.dance_dec = DanceDecoder(cfg, z_movement)
         self.regressor = StyleRegressor(cfg)
@@ -195,7 +208,8 @@ class Composer(nn.Module):
             style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
         )
         z_dance = self.dance_latent(style_code, noise).sample(generator=generator)
-        codes = self.movement_codes(z_dance, unit_audio_summary(audio, n_units))
+        music = unit_audio_summary(audio, n_units, self.cfg.music_input)
+        codes = self.movement_codes(z_dance, music)
         return codes.sample(generator=generator)
 
 
@@ -270,7 +284,7 @@ class CompStage:
             q_init, q_mov = self.dance_unit.encode(units.reshape(b * n, frames, pose))
             z_init = q_init.sample(eps(b * n, q_init.mu.shape[1]))
             real = Gaussian(q_mov.mu.view(b, n, -1), q_mov.logvar.view(b, n, -1))
-        music = unit_audio_summary(audio, n)
+        music = unit_audio_summary(audio, n, self.cfg.composer.music_input)
         c = self.composer
         q_dance = c.dance_enc(real)
         z_dance = q_dance.sample(eps(b, self.cfg.composer.z_dance))

@@ -33,6 +33,7 @@ METRIC_NAMES: dict[str, str] = {
     "fid_k_aist": "FID_k (AIST++ kinetic features)",
     "bas_fact": "beat align score (FACT, in seconds)",
     "bas_bailando": "beat align score (Bailando, in seconds)",
+    "music_dependence": "music-movement dependence",
     "accuracy": "accuracy",
     "recall": "recall",
     "precision": "precision",
