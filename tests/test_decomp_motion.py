@@ -138,3 +138,35 @@ def test_trained_smoke_decomposition_moves_to_the_end_and_beats_holding_the_firs
     print(f"motion {motion:.3f} error {error:.3f} held {held:.3f}")
     assert motion > 0.20
     assert error < 0.75 * held
+
+
+def test_without_motion_switches_keeps_sizes_and_training_and_resets_the_switches():
+    from d2mlib.studies.training import MOTION_SWITCHES, without_motion_switches
+
+    book = preset("book")
+    paper = without_motion_switches(book)
+    assert all(
+        getattr(paper.dance_unit, k) == getattr(DanceUnitConfig(), k) for k in MOTION_SWITCHES
+    )
+    assert any(getattr(book.dance_unit, k) != getattr(paper.dance_unit, k) for k in MOTION_SWITCHES)
+    assert paper.dance_unit.z_movement == book.dance_unit.z_movement
+    assert paper.train_decomp == book.train_decomp
+
+
+def test_unit_motion_table_gives_each_reconstructions_share_of_the_real_motion():
+    import numpy as np
+
+    from d2mlib.studies.training import unit_motion_table
+
+    rng = np.random.default_rng(0)
+    units = 200 + np.cumsum(rng.normal(0, 2, (5, 32, 14, 2)), axis=1)
+    first = units[:, :1]
+    half = first + 0.5 * (units - first)  # every displacement halved
+    table = unit_motion_table(
+        units, {"same": units, "half": half, "still": np.repeat(first, 32, 1)}
+    )
+    share = table.groupby("system")["value"].mean()
+    assert share["same"] == pytest.approx(100.0)
+    assert share["half"] == pytest.approx(50.0)
+    assert share["still"] == pytest.approx(0.0)
+    assert set(table["clip"]) == {str(i) for i in range(5)}

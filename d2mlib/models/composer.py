@@ -27,6 +27,14 @@ mov_dist             w_mov_dist     movement-latent alignment: the music's codes
 style_reg            w_style_reg    style regressor reads the style code from both dance latents
                                     (ablation "no_style_regressor")
 ===================  =============  ==========================================================
+
+Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
+extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
+the test of the student's "style understanding is the bottleneck"), and
+``music_input="frames"`` gives the dance decoder and the movement discriminator each unit's
+audio frames instead of their mean and standard deviation. A mean and a standard deviation over
+a 2-second unit say how loud and busy its music is but not where its beats fall, so a composer
+that reads them cannot place its movements' beats on the music's; the frames keep that phase.
 """
 
 from __future__ import annotations

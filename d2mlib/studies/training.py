@@ -4,6 +4,7 @@ reconstruction errors against two baselines, beat scores of composed dances (boo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ import torch
 
 from d2mlib import skeleton
 from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, beat_metrics, seconds_to_frames
-from d2mlib.config import STYLES, resolve_device
+from d2mlib.config import STYLES, Config, DanceUnitConfig, resolve_device
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
-from d2mlib.stats import compare
+from d2mlib.stats import COLUMNS, compare
 from d2mlib.studies.style_classification import classification_scores, style_predictions
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.loop import run_validation, validation_batches
@@ -118,6 +119,34 @@ def motion_ratio(units: np.ndarray, recon: np.ndarray) -> pd.DataFrame:
         ratio = np.where(real > 0, rebuilt / real, np.nan)
     frames = np.arange(1, x.shape[1])
     return pd.DataFrame({"frame": frames, "real_px": real, "rebuilt_px": rebuilt, "ratio": ratio})
+
+
+MOTION_SWITCHES = ("enc_input", "dec_output", "dec_time_code", "w_velocity")
+"""The decomposition's switches against damped reconstructions (`models.dance_unit`)."""
+
+
+def without_motion_switches(cfg: Config) -> Config:
+    """`cfg` with the decomposition's motion switches at the paper's values (sizes, training
+    and everything else unchanged): the model the book's decomposition is compared with."""
+    paper = DanceUnitConfig()
+    switches = {k: getattr(paper, k) for k in MOTION_SWITCHES}
+    return dataclasses.replace(cfg, dance_unit=dataclasses.replace(cfg.dance_unit, **switches))
+
+
+def unit_motion_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Tidy rows (stats.COLUMNS): per unit, how far each reconstruction's joints move from frame
+    to frame as a percentage of how far the real unit's move ("motion share")."""
+    x = np.asarray(check_dance_set(units, "real units"), np.float64)
+    real = _joint_distance(x[:, 1:], x[:, :-1]).sum(axis=(1, 2))
+    rows = []
+    for system, recon in recons.items():
+        y = np.asarray(check_dance_set(recon, f"{system} units"), np.float64)
+        if y.shape != x.shape:
+            raise metric_error(f"unit_motion_table: {system} has shape {y.shape}, not {x.shape}")
+        moved = _joint_distance(y[:, 1:], y[:, :-1]).sum(axis=(1, 2))
+        for i in np.flatnonzero(real > 0):
+            rows.append((system, "motion share", 0, str(i), 100.0 * moved[i] / real[i]))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 BEAT_SYSTEMS = ("real", "composed", "composed, warped")
