@@ -71,9 +71,9 @@ def test_a_rule_verdict_reaches_the_card(tmp_path) -> None:
     assert card.loc["beats", "verdict"] == "confirmed"
     assert card.loc["realism", "verdict"] == "refuted"
     n = scorecard.counts(scorecard.table(tmp_path))
-    assert n == {"confirmed": 1, "refuted": 1, "inconclusive": 0, "not measured": 5}
+    assert n == {"confirmed": 1, "refuted": 1, "inconclusive": 0, "not measured": 6}
     assert scorecard.summary(scorecard.table(tmp_path)).startswith(
-        "Of the 7 claims checked, this build confirms 1, refutes 1 and leaves 0 inconclusive; 5"
+        "Of the 8 claims checked, this build confirms 1, refutes 1 and leaves 0 inconclusive; 6"
     )
 
 

@@ -54,6 +54,14 @@ CLAIMS: tuple[Claim, ...] = (
         "Evaluation",
     ),
     Claim(
+        "follows",
+        "paper",
+        "The composed dances follow their own music beyond its style and beats (the synthetic "
+        "world links louder music to bigger, faster movement), more than a baseline's do.",
+        "evaluation",
+        "Evaluation",
+    ),
+    Claim(
         "real_beats",
         "paper",
         "Dancers move on the music's beats (the premise of beat alignment), shown on real dance.",
