@@ -244,3 +244,17 @@ def test_an_oracle_composer_needs_the_true_style_and_follows_it(untrained, music
     b = oracle.compose(music, seed=0, warp=False, style=2).poses
     assert a.shape == b.shape and not np.allclose(a, b)
     np.testing.assert_array_equal(a, oracle.compose(music, seed=0, warp=False, style=0).poses)
+
+
+def test_composer_codes_measures_spread_and_error_against_the_real_codes(untrained, smoke_data):
+    from d2mlib import data
+    from d2mlib.studies.training import composer_codes
+
+    table, rows = composer_codes(untrained, data.FeatureStore.open(smoke_data), batch=6)
+    assert table.loc["real", "L1 to the real codes"] == 0.0
+    assert table.loc["the mean code", "spread"] == pytest.approx(0.0, abs=1e-7)
+    assert table.loc["real", "spread"] > 0
+    mean_l1 = rows[rows["system"] == "the mean code"]["value"]
+    assert len(mean_l1) == 6 and mean_l1.mean() == pytest.approx(
+        table.loc["the mean code", "L1 to the real codes"]
+    )

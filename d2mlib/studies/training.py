@@ -16,8 +16,11 @@ import torch
 from d2mlib import skeleton
 from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, beat_metrics, seconds_to_frames
 from d2mlib.config import STYLES, Config, DanceUnitConfig, resolve_device
+from d2mlib.data.loaders import sequence_loader
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
+from d2mlib.models.composer import unit_audio_summary
+from d2mlib.models.dance_unit import Gaussian
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
 from d2mlib.stats import COLUMNS, compare
 from d2mlib.studies.style_classification import classification_scores, style_predictions
@@ -147,6 +150,48 @@ def unit_motion_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd
         for i in np.flatnonzero(real > 0):
             rows.append((system, "motion share", 0, str(i), 100.0 * moved[i] / real[i]))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def composer_codes(
+    generator: Any, store: FeatureStore, split: str = "test", batch: int = 64
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How much of the real movement codes the composer reproduces, on `batch` test sequences.
+
+    Rows: the real codes (the decomposition's posterior means), the codes the composer rebuilds
+    from the real dance's latent (its autoencoder path, posterior mean), the codes it composes
+    from the music (its generator path), and these real codes' mean for every unit (the
+    trivial answer). Columns: spread (per-dimension standard deviation across units, mean over
+    dimensions) and L1 to the real codes (mean absolute difference). Also the per-sequence L1
+    as tidy rows (stats.COLUMNS) for the decision rule."""
+    c, unit_vae = generator.composer, generator.dance_unit
+    loader = sequence_loader(store, split, batch_size=batch, n_units=(3,), shuffle=False)
+    loader.set_epoch(0)
+    units, audio, _ = next(iter(loader))
+    b, n = units.shape[:2]
+    with torch.no_grad():
+        _, q = unit_vae.encode(units.reshape(b * n, *units.shape[2:]))
+        real = Gaussian(q.mu.view(b, n, -1), q.logvar.view(b, n, -1))
+        music = unit_audio_summary(audio, n, c.cfg.music_input)
+        rebuilt = c.movement_codes(c.dance_enc(real).mu, music).mu
+        noise = torch.randn(b, c.cfg.noise_dim, generator=torch.Generator().manual_seed(0))
+        composed = c.movement_codes(c.dance_latent(generator.style.code(audio), noise).mu, music).mu
+    mean = real.mu.mean(dim=(0, 1), keepdim=True).expand_as(real.mu)
+    rows, tidy = [], []
+    for name, codes in (
+        ("real", real.mu),
+        ("rebuilt from the real dance latent", rebuilt),
+        ("composed from the music", composed),
+        ("the mean code", mean),
+    ):
+        flat = codes.reshape(-1, codes.shape[-1])
+        per_sequence = (codes - real.mu).abs().mean(dim=(1, 2))
+        spread = float(flat.std(0).mean())
+        rows.append(
+            {"codes": name, "spread": spread, "L1 to the real codes": float(per_sequence.mean())}
+        )
+        metric = "L1 to the real codes"
+        tidy += [(name, metric, 0, str(i), float(v)) for i, v in enumerate(per_sequence)]
+    return pd.DataFrame(rows).set_index("codes"), pd.DataFrame(tidy, columns=list(COLUMNS))
 
 
 BEAT_SYSTEMS = ("real", "composed", "composed, warped")
