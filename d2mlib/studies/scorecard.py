@@ -79,8 +79,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "bottleneck",
         "student",
-        "Music style understanding is the bottleneck: a better extractor makes dances of the "
-        "right style more often.",
+        "Music style understanding is the bottleneck: given the true style (or a better "
+        "extractor), the composer makes dances of the music's style more often.",
         "improved",
         "The improved extractor",
     ),
