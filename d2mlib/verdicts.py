@@ -164,10 +164,14 @@ def difference_verdict(
         if inside:
             return f"differs, by less than {_plain(s)}{unit}: {est} ({ci})"
         return f"differs: {est} ({ci})"
+    if s is not None and inside:
+        return f"does not differ by as much as {_plain(s)}{unit}: {est} ({ci})"
+    if low > 0 or high < 0:  # the interval alone excludes 0, but not once the family is counted
+        family = "not found once the comparison's other rows are counted (Holm)"
+        lead = "does not differ detectably" if s is None else "inconclusive"
+        return f"{lead}: {est} ({ci}; {family})"
     if s is None:
         return f"does not differ detectably: {est} ({ci})"
-    if inside:
-        return f"does not differ by as much as {_plain(s)}{unit}: {est} ({ci})"
     return f"inconclusive: {est} ({ci}, which includes differences of {_plain(s)}{unit})"
 
 

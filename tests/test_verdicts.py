@@ -26,6 +26,17 @@ def _row(effect, low, high, differs, **extra):
         (_row(0.01, -0.04, 0.11, False), 0.1, "inconclusive: +0.01 (95% CI -0.04 to 0.11"),
         (_row(15.0, -3.0, 33.0, False), 5.0, "inconclusive: +15 (95% CI -3 to 33"),
         (_row(1.0, np.nan, np.nan, False), None, "cannot be tested"),
+        # the interval alone excludes 0, but Holm over the family does not find it
+        (
+            _row(0.26, 0.07, 0.46, False),
+            0.05,
+            "inconclusive: +0.26 (95% CI 0.07 to 0.46; not found",
+        ),
+        (
+            _row(-0.3, -0.5, -0.1, False),
+            None,
+            "does not differ detectably: -0.30 (95% CI -0.50 to -0.10; not",
+        ),
     ],
 )
 def test_difference_verdict_on_both_sides_of_its_thresholds(row, smallest, expected):
