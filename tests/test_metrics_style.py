@@ -141,10 +141,12 @@ def test_with_trained_decomp_takes_the_longest_matching_run(tmp_path) -> None:
 class _EchoGenerator:
     """Composes a 'dance' whose frame count is the music's and remembers what it heard."""
 
+    needs_style = False  # hears the style in the music, as the paper's composer does
+
     def __init__(self) -> None:
         self.heard: list[int] = []
 
-    def compose(self, music, seed=0, warp=True):
+    def compose(self, music, seed=0, warp=True, style=None):
         self.heard.append(len(music.features))
         t = np.arange(len(music.features))[:, None, None]
         poses = 100 + 10 * np.sin(t / 3.0 + np.arange(14)[None, :, None]) * np.ones((1, 14, 2))
