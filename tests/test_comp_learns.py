@@ -1,0 +1,75 @@
+"""A smoke-scale composer trained on the smoke world: its autoencoder (dance encoder, dance decoder
+with the music) rebuilds a sequence's movement codes better than their mean, the trivial answer."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from d2mlib import data
+from d2mlib.config import preset
+from d2mlib.models import CompStage, DecompStage, StyleExtractor
+from d2mlib.studies.training import composer_codes
+
+r = dataclasses.replace
+CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def train(stage, loader, steps: int) -> None:
+    """`steps` optimiser steps of `stage` over `loader`'s epochs."""
+    step, epoch = 0, 0
+    while step < steps:
+        loader.set_epoch(epoch)
+        epoch += 1
+        for batch in loader:
+            stage.training_step(batch, step)
+            step += 1
+            if step == steps:
+                return
+
+
+def trained_composer(store, steps: int):
+    """A smoke decomposition (cured, 600 steps) and a composer (`steps` steps) on top of it."""
+    cfg = preset("smoke")
+    cfg = r(
+        cfg,
+        dance_unit=r(cfg.dance_unit, latent_dropout=0.0, **CURE),
+        train_decomp=r(cfg.train_decomp, lr=3e-3, steps=600),
+        train_comp=r(cfg.train_comp, lr=1e-3, steps=steps),
+    )
+    torch.manual_seed(0)
+    decomp = DecompStage(cfg, device="cpu")
+    train(decomp, data.unit_loader(store, "train", batch_size=8, seed=0), 600)
+    comp = CompStage(cfg, StyleExtractor(cfg.style), decomp.model, device="cpu")
+    train(comp, data.sequence_loader(store, "train", batch_size=8, seed=0, n_units=(3,)), steps)
+    return SimpleNamespace(composer=comp.composer, dance_unit=decomp.model, style=comp.style)
+
+
+def test_trained_smoke_composer_rebuilds_codes_better_than_their_mean(smoke_data):
+    """Measured (smoke world, 600 decomposition and 600 composition steps, 16 training sequences,
+    two initial seeds): the rebuilt codes' L1 is 0.70x and 0.89x the mean code's (0.73x and 0.89x
+    with the KL weights at 1e-4: at smoke sizes the KL does not dominate). Threshold: 0.95x.
+    (At book scale and 800 steps the main run's rebuild is no better than the mean: the training
+    chapter shows it.)"""
+    store = data.FeatureStore.open(smoke_data)
+    gen = trained_composer(store, steps=600)
+    table, _ = composer_codes(gen, store, split="train", batch=16)
+    rebuilt = table.loc["rebuilt from the real dance latent", "L1 to the real codes"]
+    mean = table.loc["the mean code", "L1 to the real codes"]
+    assert rebuilt < 0.95 * mean
+    assert (
+        table.loc["rebuilt from the real dance latent", "spread"]
+        > 0.3 * table.loc["real", "spread"]
+    )
