@@ -3,6 +3,7 @@ decomposition that moves and beats its trivial baselines."""
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from d2mlib.config import DanceUnitConfig, config_hash, preset
 from d2mlib.errors import ConfigError
 from d2mlib.models import DanceUnit, DecompStage
 from d2mlib.models.dance_unit import decomposition_losses, draw_noise
+from d2mlib.studies.training import MOTION_SWITCHES, unit_motion_table, without_motion_switches
 
 r = dataclasses.replace
 CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
@@ -141,8 +143,6 @@ def test_trained_smoke_decomposition_moves_to_the_end_and_beats_holding_the_firs
 
 
 def test_without_motion_switches_keeps_sizes_and_training_and_resets_the_switches():
-    from d2mlib.studies.training import MOTION_SWITCHES, without_motion_switches
-
     book = preset("book")
     paper = without_motion_switches(book)
     assert all(
@@ -154,10 +154,6 @@ def test_without_motion_switches_keeps_sizes_and_training_and_resets_the_switche
 
 
 def test_unit_motion_table_gives_each_reconstructions_share_of_the_real_motion():
-    import numpy as np
-
-    from d2mlib.studies.training import unit_motion_table
-
     rng = np.random.default_rng(0)
     units = 200 + np.cumsum(rng.normal(0, 2, (5, 32, 14, 2)), axis=1)
     first = units[:, :1]
