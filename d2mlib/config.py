@@ -518,11 +518,12 @@ HASH_SKIP_DEFAULTS = {
 adding them did not invalidate every cached run."""
 
 
-def _hashable(d: Any) -> Any:
+def hashable(d: Any) -> Any:
+    """A config dict (`to_dict`) without the HASH_SKIP_DEFAULTS fields that are at their defaults."""
     if not isinstance(d, dict):
         return d
     return {
-        k: _hashable(v)
+        k: hashable(v)
         for k, v in d.items()
         if not (k in HASH_SKIP_DEFAULTS and v == HASH_SKIP_DEFAULTS[k])
     }
@@ -530,7 +531,7 @@ def _hashable(d: Any) -> Any:
 
 def config_hash(cfg: Any, length: int = 10) -> str:
     """A stable short hex hash of a config's content (keys sorted), used to key cached runs."""
-    blob = json.dumps(_hashable(to_dict(cfg)), sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(hashable(to_dict(cfg)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 

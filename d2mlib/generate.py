@@ -283,11 +283,12 @@ class DanceGenerator:
             song = torch.from_numpy(padded).to(self.device)
             windows = song.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
             probs = torch.softmax(self.style.logits(song[None, :n_frames]), -1)[0]
-            codes = self.style.code(windows)  # one style code per window of 3 units
-            if self.needs_style:
+            if self.needs_style:  # one style code per window of 3 units
                 labels = torch.full((len(windows),), int(style), device=self.device)
                 n_classes = self.style.cfg.num_classes
                 codes = oracle_codes(labels, self.composer.cfg.style_dim, n_classes)
+            else:
+                codes = self.style.code(windows)
             z_mov = self.composer.generate(codes, windows, WINDOW_UNITS, generator=gen)
             z_mov = z_mov.reshape(n_units, -1)
             pose = torch.from_numpy(self.pose_normaliser.normalise(pose0)).to(self.device)[None]

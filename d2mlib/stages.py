@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from d2mlib.config import HASH_SKIP_DEFAULTS, STAGES, Config, resolve_device, to_dict
+from d2mlib.config import STAGES, Config, hashable, resolve_device, to_dict
 from d2mlib.data.layout import AUDIO_DIM, SEQ_UNITS
 from d2mlib.data.loaders import EpochLoader, audio_loader, sequence_loader, unit_loader
 from d2mlib.errors import CheckpointError, ConfigError, DataError
@@ -136,19 +136,11 @@ def spec(stage: str) -> StageSpec:
 def run_key(stage: str, cfg: Config) -> dict[str, Any]:
     """The part of a config that decides a stage's run (its model, training and data settings)."""
     sections = spec(stage).sections
-    d = to_dict(cfg)
+    d = hashable(to_dict(cfg))  # fields added later count only when set (cached runs stay)
     out = {k: d[k] for k in sections}
     for key in sections:
         if key.startswith("train_"):  # how a run is executed does not change what it learns
-            out[key] = {
-                k: v
-                for k, v in out[key].items()
-                if k not in EXECUTION_FIELDS and HASH_SKIP_DEFAULTS.get(k, object()) != v
-            }
-        elif key == "composer":  # fields added later count only when set (cached runs stay)
-            out[key] = {
-                k: v for k, v in out[key].items() if HASH_SKIP_DEFAULTS.get(k, object()) != v
-            }
+            out[key] = {k: v for k, v in out[key].items() if k not in EXECUTION_FIELDS}
     out["data"] = d["data"]
     out["stage"] = stage
     return out

@@ -1,4 +1,5 @@
-"""Shared fixtures: the project root, and the smoke dataset written once per session."""
+"""Shared fixtures: the project root, the smoke dataset written once per session, and one torch
+thread for the modules that train tiny models (`pytestmark = pytest.mark.usefixtures("one_thread")`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_OUT = ROOT / "_build" / "smoke"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: tiny models run fastest so, and the 2 cores are shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,7 @@ import pytest
 
 from d2mlib import cli
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the 2 shared cores are oversubscribed otherwise."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -18,13 +18,7 @@ r = dataclasses.replace
 CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train(stage, loader, steps: int) -> None:

@@ -94,15 +94,7 @@ def test_units_cover_the_music_in_whole_windows():
 # --------------------------------------------------------------------------- composing
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: small sequential models run faster and the shared cores stay usable."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -31,13 +31,7 @@ from d2mlib.stages import run_key
 B = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fast_lr(cfg, lr: float = 3e-3):
@@ -477,6 +471,5 @@ def test_style_source_is_checked_and_kept_out_of_old_run_hashes():
     with pytest.raises(ConfigError, match="style_source"):
         dataclasses.replace(smoke().composer, style_source="teacher")
     base = preset("book")
-    assert run_key("comp", base) == run_key("comp", base)
-    assert "style_source" not in run_key("comp", base)["composer"]
+    assert not {"style_source", "music_input"} & set(run_key("comp", base)["composer"])
     assert run_key("comp", oracle(base))["composer"]["style_source"] == "oracle"

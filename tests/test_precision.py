@@ -13,7 +13,8 @@ from d2mlib.models import DecompStage, StyleStage, fast_rnn, make_rnn
 from d2mlib.models.rnn import autocast_for
 from d2mlib.timing import timed_config as stage_config
 from d2mlib.train import run_name
-from tests.test_models import one_thread  # noqa: F401  (autouse: 1 torch thread)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def with_precision(cfg, precision: str):

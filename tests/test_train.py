@@ -17,14 +17,7 @@ import torch
 from d2mlib import config, train
 from d2mlib.errors import CheckpointError, ConfigError, TrainingError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the 2 shared cores are oversubscribed otherwise (and results stay exact)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # and results stay exact
 
 
 # --------------------------------------------------------------------------- a toy stage

@@ -19,18 +19,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from d2mlib import ballroom, config, generate, skeleton
+from d2mlib import ballroom, config, skeleton
 from d2mlib.beats import beat_metrics, kinematic_beat_times
 from d2mlib.card import clip_dance
 from d2mlib.data import MARKER, dataset_complete, read_dataset
 from d2mlib.errors import DataError
-from d2mlib.metrics.bounds import per_seed_sampler
-from d2mlib.metrics.eval_data import EvalConfig, balanced_order, load_eval_data
-from d2mlib.metrics.evaluation import (
-    dance_classifier_for_data,
-    evaluate_systems,
-    generator_sampler,
-)
+from d2mlib.metrics.bounds import evaluate_runs
+from d2mlib.metrics.eval_data import EvalConfig, balanced_order
 from d2mlib.studies.style_classification import classification_scores
 from d2mlib.train.runs import config_for_data
 from d2mlib.validate import metric_error
@@ -295,14 +290,8 @@ def evaluate_unwarped(
 ) -> pd.DataFrame:
     """The evaluation table (dataset ceiling, systems, retrieval and random-unit floors) with
     every system's own dances, not warped onto the beats; columns system, seed, metric, value."""
-    eval_config = eval_config or EvalConfig(music_beats="meta")
-    classifier, _ = dance_classifier_for_data(data_dir, runs_dir, eval_config.classifier)
-    data = load_eval_data(data_dir, eval_config)
-    systems = {}
-    for name, paths in comp_runs.items():
-        gens = [generate.DanceGenerator.from_run(p, device="cpu") for p in paths]
-        systems[name] = per_seed_sampler([generator_sampler(g, data, warp=False) for g in gens])
-    return evaluate_systems(data, classifier, systems, seeds=seeds, config=eval_config)
+    config = eval_config or EvalConfig(music_beats="meta")  # the imported clips' beats
+    return evaluate_runs(comp_runs, data_dir, runs_dir, seeds, config)
 
 
 def seconds_of(clip: ClipDance) -> float:
