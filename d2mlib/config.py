@@ -296,11 +296,6 @@ class Config:
 
     def __post_init__(self) -> None:
         _check_fields(self)
-        if self.train_comp.precision != "fp32":
-            raise ConfigError(
-                "Config.train_comp.precision must be 'fp32' (bf16 autocast is implemented for the "
-                f"style and decomp stages only), got {self.train_comp.precision!r}"
-            )
         if self.composer.style_dim != self.style.code_dim:
             raise ConfigError(
                 f"composer.style_dim ({self.composer.style_dim}) must equal style.code_dim "
@@ -586,10 +581,11 @@ def with_rnn(cfg: Config, rnn: str) -> Config:
 
 
 def with_precision(cfg: Config, precision: str) -> Config:
-    """`cfg` with the style and decomposition stages trained at `precision` ("fp32" or "bf16")."""
+    """`cfg` with all three stages trained at `precision` ("fp32" or "bf16")."""
     r = dataclasses.replace
     return r(
         cfg,
         train_style=r(cfg.train_style, precision=precision),
         train_decomp=r(cfg.train_decomp, precision=precision),
+        train_comp=r(cfg.train_comp, precision=precision),
     )

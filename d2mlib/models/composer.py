@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
-from d2mlib.models.rnn import make_rnn, run_rnn
+from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
@@ -84,7 +84,8 @@ class MusicStyleEncoder(nn.Module):
 
     def forward(self, style_code: Tensor, noise: Tensor) -> Gaussian:
         """Posterior of the dance latent."""
-        mu, logvar = self.head(self.body(torch.cat([style_code, noise], dim=1))).chunk(2, dim=-1)
+        out = full(self.head(self.body(torch.cat([style_code, noise], dim=1))))
+        mu, logvar = out.chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -101,7 +102,7 @@ class DanceEncoder(nn.Module):
         """Posterior of the dance latent of each sequence, read at its last unit."""
         x = torch.cat([codes.mu, codes.logvar], dim=2)
         out = run_rnn(self.rnn, x, self.h0.expand(-1, x.shape[0], -1).contiguous(), naive=False)
-        mu, logvar = self.head(out[:, -1]).chunk(2, dim=-1)
+        mu, logvar = full(self.head(out[:, -1])).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -128,7 +129,7 @@ class DanceDecoder(nn.Module):
         h0 = self.to_h0(z_dance).view(b, self.layers, self.hidden).transpose(0, 1).contiguous()
         x = torch.cat([z_dance.unsqueeze(1).expand(-1, n, -1), unit_music], dim=2)
         out = run_rnn(self.rnn, x, h0, naive=False)
-        mu, logvar = self.head(self.body(out)).chunk(2, dim=-1)
+        mu, logvar = full(self.head(self.body(out))).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -142,7 +143,7 @@ class StyleRegressor(nn.Module):
 
     def forward(self, z_dance: Tensor) -> Tensor:
         """Predicted style code."""
-        return self.net(z_dance)
+        return full(self.net(z_dance))
 
 
 class MovementDiscriminator(nn.Module):
@@ -165,7 +166,7 @@ class MovementDiscriminator(nn.Module):
         x = self.unit(torch.cat([codes.mu, codes.logvar, music], dim=2))
         h0 = x.new_zeros(1, x.shape[0], self.rnn.hidden_size)
         out = run_rnn(self.rnn, x, h0, naive=False)
-        return self.out(out[:, -1]).squeeze(1)
+        return full(self.out(out[:, -1])).squeeze(1)
 
 
 class DanceLatentDiscriminator(nn.Module):
@@ -178,7 +179,7 @@ class DanceLatentDiscriminator(nn.Module):
 
     def forward(self, z: Gaussian, style_code: Tensor) -> Tensor:
         """Realness score of each dance latent."""
-        return self.net(torch.cat([z.mu, z.logvar, style_code], dim=1)).squeeze(1)
+        return full(self.net(torch.cat([z.mu, z.logvar, style_code], dim=1))).squeeze(1)
 
 
 class Composer(nn.Module):
@@ -288,7 +289,7 @@ class CompStage:
         b, n, frames, pose = units.shape
         eps = self._randn if sample else (lambda *s: torch.zeros(s, device=self.device))
         with torch.no_grad():
-            style_code = self.style_code(audio, batch)
+            style_code = full(self.style_code(audio, batch))
             q_init, q_mov = self.dance_unit.encode(units.reshape(b * n, frames, pose))
             z_init = q_init.sample(eps(b * n, q_init.mu.shape[1]))
             real = Gaussian(q_mov.mu.view(b, n, -1), q_mov.logvar.view(b, n, -1))
@@ -357,7 +358,7 @@ class CompStage:
             units = f["units"]
             b, n = units.shape[:2]
             z_m = f["recon_z"].reshape(b * n, -1)
-            rebuilt = self.dance_unit.decode(f["z_init"], z_m).view(units.shape)
+            rebuilt = full(self.dance_unit.decode(f["z_init"], z_m)).view(units.shape)
             t["seq_recon"] = w.w_seq_recon * F.l1_loss(rebuilt, units)
         if w.w_mov_dist > 0:
             t["mov_dist"] = w.w_mov_dist * F.l1_loss(f["fake"].mu, f["real"].mu)
@@ -374,9 +375,10 @@ class CompStage:
         """A discriminator step then a generator step; returns the detached terms."""
         clip = self.cfg.composer.grad_clip
         self.composer.train()
-        f = self.forward(batch)
+        with autocast_for(self.device, self.cfg.train_comp.precision):
+            f = self.forward(batch)
+            d_terms = self.discriminator_losses(f)
         out: dict[str, Tensor] = {}
-        d_terms = self.discriminator_losses(f)
         if d_terms:
             opt_d = self._opts["discriminators"]
             opt_d.zero_grad(set_to_none=True)
@@ -386,7 +388,8 @@ class CompStage:
                 nn.utils.clip_grad_norm_(self.dance_disc.parameters(), clip)
             opt_d.step()
             out |= {k: v.detach() for k, v in d_terms.items()}
-        g_terms = self.generator_losses(f)
+        with autocast_for(self.device, self.cfg.train_comp.precision):
+            g_terms = self.generator_losses(f)
         opt = self._opts["composer"]
         opt.zero_grad(set_to_none=True)
         self.mov_disc.requires_grad_(False)

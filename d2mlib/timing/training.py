@@ -23,8 +23,8 @@ POWERS_OF_TWO: tuple[int, ...] = tuple(2**k for k in range(10))  # 1 .. 512
 
 
 def timed_config(preset: str = "book", rnn: str = "gru", precision: str = "fp32") -> Any:
-    """The config preset with every recurrent layer set to `rnn` ("gru" or "lstm") and the
-    style and decomposition stages trained at `precision` ("fp32" or "bf16")."""
+    """The config preset with every recurrent layer set to `rnn` ("gru" or "lstm") and every
+    stage trained at `precision` ("fp32" or "bf16")."""
     return with_precision(with_rnn(preset_config(preset), rnn), precision)
 
 
