@@ -71,6 +71,7 @@ class GpuPlan:
     item_budget_s: float  # one measurement stops repeating past this (after 3 repeats)
     max_step_s: float  # a configuration stops growing once one of its steps takes this long
     budget_s: float  # the whole run; tasks that would start past it are skipped with a note
+    host_presets: tuple[str, ...] = ()  # last, with time left: the same sweep on the host's CPU
 
 
 GPU_PLANS: dict[str, GpuPlan] = {
@@ -91,7 +92,8 @@ GPU_PLANS: dict[str, GpuPlan] = {
         repeats=5,
         item_budget_s=2.0,
         max_step_s=6.0,
-        budget_s=360.0,
+        budget_s=330.0,
+        host_presets=("book", "paper"),
     ),
     "dry": GpuPlan(
         name="dry",
@@ -258,6 +260,9 @@ def sweep(
         finally:
             _free(device)
         rec.rows(results_frame(rows))
+        if not grow and sizes and last_s >= plan.max_step_s:
+            rec.note(item, f"stopped after batch {bs}: a step took {last_s:.1f} s")
+            break
         if grow and not sizes:
             if last_s >= plan.max_step_s:
                 rec.note(item, f"stopped after batch {bs}: a step took {last_s:.1f} s")
@@ -294,7 +299,8 @@ def gpu_tasks(
     rec: Recorder, plan: GpuPlan, device: str, data_dir: Path | None
 ) -> list[tuple[str, Callable[[], pd.DataFrame | None]]]:
     """The run's (label, thunk) list in priority order: peak, sweeps, GRU/LSTM, inference,
-    data wait, then the growth of every configuration until memory runs out.
+    data wait, the growth of every configuration until memory runs out, then (with time left)
+    the host CPU's sweeps, for a CPU against GPU comparison on one machine.
 
     Long because it is the run's task list, one entry per benchmark, read top to bottom.
     """
@@ -339,6 +345,14 @@ def gpu_tasks(
                 lambda s=stage, p=preset, q=precision: sweep(
                     rec, plan, device, s, p, q, (2 * top,), grow=True
                 ),
+            )
+        )
+    host = [(p, s) for p in plan.host_presets for s in STAGES] if device != "cpu" else []
+    for preset, stage in host:
+        tasks.append(
+            (
+                f"training {stage} {preset} fp32 [cpu]",
+                lambda s=stage, p=preset: sweep(rec, plan, "cpu", s, p, "fp32", plan.batch_sizes),
             )
         )
     return tasks
