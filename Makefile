@@ -19,7 +19,7 @@ export PYTHONHASHSEED := 0
 # pinned front-end assets for the offline site (npm registry, unpacked at install time, not committed)
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
 
-.PHONY: help install vendor data ballroom ballroom-import book book-smoke test lint pytest lab bench clean browser
+.PHONY: help install vendor data ballroom ballroom-import book book-smoke test lint pytest lab bench bench-gpu bench-gpu-dry gpu-wheels clean browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -97,6 +97,28 @@ lab: $(STAMP) $(LAB_OVERRIDES) $(if $(SMOKE),,data)  ## open the chapters as not
 
 bench: $(STAMP) data  ## run the timing suite and append to runs/timing/results.csv
 	$(BIN)/d2m bench --data $(BOOK_DATA) --out $(RUNS_ROOT)/timing/results.csv
+
+# The GPU machine (book/timing.md, "CPU against GPU"): no registry there, so the wheels of what its
+# python3 lacks (tqdm, PyYAML, pytest) come in .whl/ and the smoke dataset in data/smoke; both are
+# git-ignored, carried along. `make bench-gpu-dry` runs the same script on the CPU at smoke sizes.
+GPU_OUT ?= $(RUNS_ROOT)/timing/gpu
+GPU_WHEELS := tqdm==4.70.1 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 packaging==26.4 pygments==2.21.0
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+gpu-wheels:  ## download the wheels the GPU machine lacks into .whl/ (Python 3.11 to 3.13, x86_64)
+	for v in 3.11 3.12 3.13; do $(PYTHON) -m pip download -q --no-deps --only-binary=:all: \
+	  --implementation cp $(GPU_PLATFORMS) --python-version $$v -d .whl pyyaml==6.0.4; done
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --implementation cp \
+	  $(GPU_PLATFORMS) --python-version 3.12 -d .whl $(GPU_WHEELS)
+
+bench-gpu:  ## on the GPU machine: its CUDA tests, then the GPU timing run into $(GPU_OUT)
+	bash tools/gpu_bench.sh $(GPU_OUT)
+
+bench-gpu-dry: $(STAMP) data/smoke  ## the GPU script's dry run on the CPU (smoke sizes, seconds)
+	GPU_BENCH_MODE=dry PYTHON=$(BIN)/python bash tools/gpu_bench.sh $(RUNS_ROOT)/timing/gpu-dry
+
+data/smoke: $(STAMP)
+	$(BIN)/d2m data --preset smoke --out $(DATA_ROOT)/smoke --if-missing
 
 clean:  ## remove the build, the generated data and runs (keeps .venv)
 	rm -rf _build data runs $(VENDOR)

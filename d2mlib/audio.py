@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft
-import soundfile as sf
 
 from d2mlib._io import write_bytes
 from d2mlib.errors import AudioError
@@ -77,6 +76,8 @@ _FORMATS = "wav, flac, ogg/vorbis/opus, mp3"
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
     """Decode `path` to (frames, channels) float32 and its sample rate; AudioError if it can't."""
+    import soundfile as sf  # deferred: the GPU timing path runs without soundfile
+
     try:
         handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -460,6 +461,8 @@ def save_wav(path: str | Path, y: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
         raise AudioError("save_wav was given NaN or infinite samples", path)
     if not isinstance(sr, int | np.integer) or sr <= 0:
         raise AudioError(f"save_wav needs a positive integer sample rate, got {sr!r}", path)
+    import soundfile as sf  # deferred: the GPU timing path runs without soundfile
+
     buf = io.BytesIO()
     sf.write(buf, np.clip(arr, -1.0, 1.0), int(sr), format="WAV", subtype="PCM_16")
     path = Path(path)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 from tqdm.auto import tqdm
 
 from d2mlib import audio, synth
@@ -74,6 +73,7 @@ def _json_default(obj: Any) -> Any:
 
 def _wav_bytes(wav: np.ndarray, sr: int) -> bytes:
     """Mono 16-bit PCM WAV file contents."""
+    import soundfile  # deferred: the GPU timing path runs without soundfile
 
     buf = io.BytesIO()
     soundfile.write(buf, np.clip(wav, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")

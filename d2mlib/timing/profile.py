@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,10 +17,36 @@ from d2mlib.timing.results import machine_info, make_row, new_run_id, results_fr
 # Generic measurements: FLOPs, matmul peak, the profiler table
 
 
-def count_flops(fn: Callable[[], Any]) -> int:
-    """FLOPs of one call of `fn` (forward and backward matmuls, convolutions, RNN cells)."""
+def rnn_flops(input_shape: Sequence[int], weight_shapes: Sequence[Any], *_: Any, **__: Any) -> int:
+    """Forward FLOPs of a fused (cuDNN) GRU/LSTM call: 2 x tokens x the sum of its weight matrices.
 
-    with FlopCounterMode(display=False) as counter:
+    Every 2-d weight (gates x inputs, input-to-hidden and hidden-to-hidden, each layer and
+    direction) multiplies every token (time step x batch row) once; biases are not counted.
+    """
+    tokens = math.prod(int(d) for d in input_shape[:-1])
+    size = sum(int(w[0]) * int(w[1]) for w in weight_shapes if w is not None and len(w) == 2)
+    return 2 * tokens * size
+
+
+def rnn_backward_flops(
+    input_shape: Sequence[int], weight_shapes: Sequence[Any], *_: Any, **__: Any
+) -> int:
+    """Backward FLOPs of a fused GRU/LSTM call: twice the forward (data and weight gradients)."""
+    return 2 * rnn_flops(input_shape, weight_shapes)
+
+
+def _fused_rnn_mapping() -> dict[Any, Any]:
+    """FLOP formulas for the fused RNN kernels torch's FlopCounterMode does not count (cuDNN's)."""
+    aten = torch.ops.aten
+    pairs = (("_cudnn_rnn", rnn_flops), ("_cudnn_rnn_backward", rnn_backward_flops))
+    return {getattr(aten, name): f for name, f in pairs if hasattr(aten, name)}
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of `fn` (forward and backward matmuls, convolutions, RNN cells, on the
+    CPU's recurrence and in cuDNN's fused GRU/LSTM kernels alike)."""
+
+    with FlopCounterMode(display=False, custom_mapping=_fused_rnn_mapping()) as counter:
         fn()
     return int(counter.get_total_flops())
 
