@@ -65,6 +65,7 @@ STAGES: tuple[str, ...] = ("style", "decomp", "comp")  # training stages, in tra
 RNN_TYPES = ("gru", "lstm")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+LR_SCHEDULES = ("constant", "cosine")
 DEC_OUTPUTS = ("pose", "offset")
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
@@ -225,6 +226,7 @@ class ComposerConfig:
     w_seq_recon: float = 10.0  # ... and through the frozen unit decoder, the units
     w_mov_dist: float = 1.0  # movement-latent alignment: music's codes close to its dance's codes
     w_style_reg: float = 1.0  # style regressor: dance latent -> the music's style code
+    w_dance_mmd: float = 0.0  # dance-latent alignment by a kernel two-sample loss (not the paper's)
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
@@ -256,11 +258,15 @@ class TrainConfig:
     device: str = "auto"
     num_workers: int = 0
     precision: str = "fp32"  # bf16: forward passes under bfloat16 autocast (matrix products)
+    lr_schedule: str = "constant"  # or "cosine": lr falls to 0 over `steps` (models.schedule)
 
     def __post_init__(self) -> None:
         _check_fields(self)
         _check_choice(self, "device", DEVICES)
         _check_choice(self, "precision", PRECISIONS)
+        _check_choice(self, "lr_schedule", LR_SCHEDULES)
+        if self.lr_schedule != "constant" and self.epochs:
+            raise ConfigError("TrainConfig.lr_schedule 'cosine' needs a length in steps (epochs 0)")
         _check_positive(self, "batch_size", "lr", "log_every", "val_every", "checkpoint_every")
         if self.steps == 0 and self.epochs == 0:
             raise ConfigError("TrainConfig.steps and TrainConfig.epochs cannot both be 0")
@@ -424,7 +430,7 @@ def ablation(cfg: Config, name: str) -> Config:
         "none": {},
         "no_style_regressor": {"w_style_reg": 0.0},
         "no_movement_alignment": {"w_mov_dist": 0.0},
-        "no_dance_alignment": {"w_dance_gan": 0.0},
+        "no_dance_alignment": {"w_dance_gan": 0.0, "w_dance_mmd": 0.0},
     }
     if name not in weights:
         raise ConfigError(f"unknown ablation {name!r}; expected one of {('none', *ABLATIONS)}")
@@ -502,12 +508,14 @@ def from_yaml(source: str | Path) -> Config:
 
 HASH_SKIP_DEFAULTS = {
     "precision": "fp32",
+    "lr_schedule": "constant",
     "dec_time_code": False,
     "dec_output": "pose",
     "enc_input": "pose",
     "w_velocity": 0.0,
     "style_source": "extractor",
     "music_input": "stats",
+    "w_dance_mmd": 0.0,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

@@ -19,6 +19,7 @@ from d2mlib.models import (
     make_rnn,
     parameter_count,
 )
+from d2mlib.models.composer import mmd
 from d2mlib.models.dance_unit import (
     UnitDiscriminator,
     decomposition_losses,
@@ -473,3 +474,31 @@ def test_style_source_is_checked_and_kept_out_of_old_run_hashes():
     base = preset("book")
     assert not {"style_source", "music_input"} & set(run_key("comp", base)["composer"])
     assert run_key("comp", oracle(base))["composer"]["style_source"] == "oracle"
+
+
+def test_mmd_is_zero_for_one_sample_and_grows_with_a_shift():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 6, generator=gen)
+    y = torch.randn(64, 6, generator=gen)
+    assert mmd(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    same = mmd(x, y).item()
+    shifted = mmd(x, y + 1.5).item()
+    collapsed = mmd(x, 0.1 * y).item()  # the failure seen at book scale: latents near one point
+    assert 0 <= same < 0.1  # finite-sample value of the biased estimator (0.053 here)
+    assert shifted > 5 * same and collapsed > 5 * same
+
+
+def test_dance_mmd_term_pulls_the_music_latents_towards_the_dance_latents_only():
+    cfg = smoke()
+    cfg = dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, w_dance_mmd=1.0))
+    stage = comp_stage(cfg)
+    terms = stage.generator_losses(stage.forward(sequence_batch(4)))
+    assert terms["dance_mmd"] > 0
+    enc = list(stage.composer.dance_enc.parameters())
+    style = list(stage.composer.style_enc.parameters())
+    grads = torch.autograd.grad(terms["dance_mmd"], enc + style, allow_unused=True)
+    g_enc, g_style = grads[: len(enc)], grads[len(enc) :]
+    assert all(g is None or not g.any() for g in g_enc)  # the real latents are the target
+    assert any(g is not None and g.abs().sum() > 0 for g in g_style)
+    ablated = comp_stage(ablation(cfg, "no_dance_alignment"))
+    assert "dance_mmd" not in ablated.generator_losses(ablated.forward(sequence_batch(4)))

@@ -1,6 +1,5 @@
 """bf16 autocast: the fast recurrence under autocast, the training stages, the curve comparison."""
 
-
 import pandas as pd
 import pytest
 import torch

@@ -26,6 +26,8 @@ mov_dist             w_mov_dist     movement-latent alignment: the music's codes
                                     codes (L1 on means; ablation "no_movement_alignment")
 style_reg            w_style_reg    style regressor reads the style code from both dance latents
                                     (ablation "no_style_regressor")
+dance_mmd            w_dance_mmd    dance-latent alignment by a kernel two-sample loss (MMD) on
+                                    (latent, style code): not the paper's; off by default
 ===================  =============  ==========================================================
 
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
@@ -48,6 +50,7 @@ from torch import Tensor, nn
 from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
+from d2mlib.models.schedule import lr_schedulers
 from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
@@ -222,6 +225,17 @@ class Composer(nn.Module):
         return codes.sample(generator=generator)
 
 
+def mmd(x: Tensor, y: Tensor, scales: Sequence[float] = (0.25, 1.0, 4.0)) -> Tensor:
+    """Squared maximum mean discrepancy between samples `x` and `y` (N, D): Gaussian kernels
+    whose widths are `scales` times the mean squared distance within `x`; 0 when they match."""
+    xy = torch.cat([x, y])
+    d2 = torch.cdist(xy, xy).pow(2)
+    n = x.shape[0]
+    width = d2[:n, :n].detach().sum() / max(n * (n - 1), 1) + 1e-8
+    k = sum(torch.exp(-d2 / (s * width)) for s in scales)
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
+
+
 def lsgan(score: Tensor, target: float) -> Tensor:
     """Least-squares GAN loss of scores against a 0/1 target."""
     return (score - target).pow(2).mean()
@@ -263,6 +277,7 @@ class CompStage:
             "composer": torch.optim.Adam(self.composer.parameters(), lr=tcfg.lr, betas=betas),
             "discriminators": torch.optim.Adam(disc_params, lr=tcfg.lr, betas=betas),
         }
+        self._scheds = lr_schedulers(self._opts, cfg.train_comp)
 
     def modules(self) -> dict[str, nn.Module]:
         """The trained modules by checkpoint key (the frozen ones are not saved here)."""
@@ -271,6 +286,10 @@ class CompStage:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The optimisers by checkpoint key."""
         return self._opts
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """The learning-rate schedulers by checkpoint key (none at a constant rate)."""
+        return self._scheds
 
     def style_code(self, audio: Tensor, batch: Sequence[Tensor]) -> Tensor:
         """The music's style code (B, 30): the frozen extractor's, or the oracle's of the batch's
@@ -349,6 +368,10 @@ class CompStage:
             t["kl"] = w.w_kl * (f["recon"].kl() + f["fake"].kl())
         if w.w_kl_dance > 0:
             t["kl_dance"] = w.w_kl_dance * (f["q_dance"].kl() + f["q_fake"].kl())
+        if w.w_dance_mmd > 0:
+            real = torch.cat([f["z_dance"].detach(), f["style_code"]], dim=1)
+            fake = torch.cat([f["z_fake"], f["style_code"]], dim=1)
+            t["dance_mmd"] = w.w_dance_mmd * mmd(real, fake)
         if w.w_mov_recon > 0:
             t["mov_recon"] = w.w_mov_recon * (
                 F.l1_loss(f["recon"].mu, f["real"].mu)

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from d2mlib.config import Config, DanceUnitConfig, resolve_device
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
+from d2mlib.models.schedule import lr_schedulers
 
 # --------------------------------------------------------------------------------------------------
 # Gaussian latents
@@ -386,6 +387,8 @@ class DecompStage:
             "dance_unit": torch.optim.Adam(self.model.parameters(), lr=tcfg.lr, betas=betas),
             "unit_disc": torch.optim.Adam(self.disc.parameters(), lr=tcfg.lr, betas=betas),
         }
+        trained = {k: o for k, o in self._opts.items() if k != "unit_disc" or cfg.dance_unit.w_gan}
+        self._scheds = lr_schedulers(trained, cfg.train_decomp)  # the unused disc's has no steps
 
     def modules(self) -> dict[str, nn.Module]:
         """The trained modules by checkpoint key."""
@@ -394,6 +397,10 @@ class DecompStage:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The optimisers by checkpoint key."""
         return self._opts
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """The learning-rate schedulers by checkpoint key (none at a constant rate)."""
+        return self._scheds
 
     def _batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         x1, x2 = batch[0], batch[1]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from d2mlib.config import Config, StyleConfig, resolve_device
 from d2mlib.errors import ConfigError
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
+from d2mlib.models.schedule import lr_schedulers
 
 
 class StyleExtractor(nn.Module):
@@ -98,6 +99,7 @@ class StyleStage:
                 self.model.parameters(), lr=tcfg.lr, betas=(tcfg.beta1, tcfg.beta2)
             )
         }
+        self._scheds = lr_schedulers(self._opts, cfg.train_style)
 
     def modules(self) -> dict[str, nn.Module]:
         """The trained modules by checkpoint key."""
@@ -106,6 +108,10 @@ class StyleStage:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The optimisers by checkpoint key."""
         return self._opts
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """The learning-rate schedulers by checkpoint key (none at a constant rate)."""
+        return self._scheds
 
     def _terms(self, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         audio = batch[0].to(self.device, non_blocking=True)
