@@ -172,6 +172,7 @@ class DanceUnitConfig:
     dec_layers: int = 1
     disc_hidden: int = 1024  # unit discriminator MLP: h, h/2, h/4, 1
     w_kl: float = 0.01  # KL on z_init and z_movement, times the sigmoid warm-up
+    kl_movement: float = 1.0  # z_movement's KL at this multiple of w_kl (0: an autoencoder)
     kl_warmup_center: int = 15000  # iteration where the warm-up reaches half the weight
     kl_warmup_rate: float = 0.0005
     w_init_recon: float = 1.0
@@ -516,6 +517,7 @@ HASH_SKIP_DEFAULTS = {
     "style_source": "extractor",
     "music_input": "stats",
     "w_dance_mmd": 0.0,
+    "kl_movement": 1.0,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

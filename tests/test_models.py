@@ -289,11 +289,16 @@ def test_decomp_unit_discriminator_trains_when_its_weight_is_set():
 
 def test_decomp_zero_weight_removes_its_term():
     cfg = smoke()
-    for field, key in [("w_cross_recon", "cross_recon"), ("w_mov_dist", "mov_dist")]:
+    pairs = [("w_cross_recon", "cross_recon"), ("w_mov_dist", "mov_dist")]
+    for field, key in pairs + [("kl_movement", "kl_movement")]:
         off = dataclasses.replace(cfg, dance_unit=dataclasses.replace(cfg.dance_unit, **{field: 0}))
-        terms = DecompStage(off, device="cpu").training_step(unit_pair(), 0)
+        terms = DecompStage(off, device="cpu").training_step(unit_pair(), 20)
         assert key not in terms
-        assert key in DecompStage(cfg, device="cpu").training_step(unit_pair(), 0)
+        assert key in DecompStage(cfg, device="cpu").training_step(unit_pair(), 20)
+    no_mov_kl = dataclasses.replace(
+        cfg, dance_unit=dataclasses.replace(cfg.dance_unit, kl_movement=0)
+    )
+    assert "kl_init" in DecompStage(no_mov_kl, device="cpu").training_step(unit_pair(), 20)
 
 
 def test_kl_warmup_is_a_sigmoid_reaching_half_weight_at_its_centre():

@@ -340,7 +340,8 @@ def decomposition_losses(
     terms: dict[str, Tensor] = {}
     if kl_weight > 0:
         terms["kl_init"] = kl_weight * q_init.kl()
-        terms["kl_movement"] = kl_weight * q_mov.kl()
+        if cfg.kl_movement > 0:
+            terms["kl_movement"] = kl_weight * cfg.kl_movement * q_mov.kl()
     if cfg.w_init_recon > 0:
         n0 = 2 * b
         terms["init_recon"] = cfg.w_init_recon * (
