@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from d2mlib import studies
@@ -119,3 +120,17 @@ def test_held_out_beats_scores_real_unwarped_and_warped_dances_against_the_same_
 def test_held_out_beats_needs_clips_and_seeds():
     with pytest.raises(MetricError, match="at least one"):
         studies.training.held_out_beats(_Generator(None), [], seeds=[0])
+
+
+def test_validation_at_reads_the_last_validation_before_a_step_and_the_end():
+    rows = [(s, 0, "val", "unit_recon", 1.0 / s) for s in (200, 400, 1000, 1200, 3000)]
+    rows += [(s, 0, "train", "unit_recon", 9.0) for s in (999, 1000)]
+    rows += [(1000, 0, "val", "total", 5.0)]
+    m = pd.DataFrame(rows, columns=["step", "epoch", "split", "term", "value"])
+    then, now = studies.training.validation_at(m, "unit_recon", 1100)
+    assert (then["step"], then["value"]) == (1000, 1.0 / 1000)
+    assert (now["step"], now["value"]) == (3000, 1.0 / 3000)
+    first, _ = studies.training.validation_at(m, "unit_recon", 50)  # before the first: the first
+    assert first["step"] == 200
+    with pytest.raises(MetricError, match="no validation 'kl'"):
+        studies.training.validation_at(m, "kl", 1000)

@@ -124,6 +124,17 @@ def motion_ratio(units: np.ndarray, recon: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"frame": frames, "real_px": real, "rebuilt_px": rebuilt, "ratio": ratio})
 
 
+def validation_at(metrics: pd.DataFrame, term: str, step: int) -> tuple[pd.Series, pd.Series]:
+    """A run's validation `term` at its last validation at or before `step`, and at its end:
+    two rows (step, value) of the tidy metrics (`Run.metrics()`)."""
+    val = metrics[(metrics["split"] == "val") & (metrics["term"] == term)].sort_values("step")
+    if val.empty:
+        raise metric_error(f"validation_at: the run has no validation {term!r}")
+    before = val[val["step"] <= step]
+    then = before.iloc[-1] if len(before) else val.iloc[0]
+    return then[["step", "value"]], val.iloc[-1][["step", "value"]]
+
+
 MOTION_SWITCHES = ("enc_input", "dec_output", "dec_time_code", "w_velocity")
 """The decomposition's switches against damped reconstructions (`models.dance_unit`)."""
 
