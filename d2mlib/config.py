@@ -29,13 +29,10 @@ train_*.batch_size                      256       64        8
 train_decomp.lr                         2e-4      3e-3      2e-4
 train_decomp / train_comp steps         100k/100k 4000/800  4/4
 train_decomp precision, lr schedule     fp32, -   bf16, cos fp32, -
-dance_unit.kl_movement                  1         0         1
 ======================================  ========  ========  =======
 
 The book's decomposition trains at 15x the paper's learning rate, with the motion switches
-below on, under bfloat16 autocast and with a cosine-annealed rate, and without the KL term
-on z_movement (an autoencoder for movements; the initial pose keeps its KL, which pose
-sampling needs): with 1000 steps instead of 100k, the paper's model and rate leave its
+below on, under bfloat16 autocast and with a cosine-annealed rate: with 1000 steps instead of 100k, the paper's model and rate leave its
 reconstruction far from converged and its rebuilt units damped, and the decomposition is
 what limits the composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
 bf16 buys the steps on a CPU with bfloat16 instructions (AVX512-BF16, AMX); elsewhere it can
@@ -345,7 +342,6 @@ def _book_preset(paper: Config) -> Config:
             kl_warmup_center=600,
             kl_warmup_rate=0.005,
             latent_dropout=0.0,
-            kl_movement=0.0,
             enc_input="relative",
             dec_output="offset",
             dec_time_code=True,
