@@ -597,10 +597,4 @@ def with_rnn(cfg: Config, rnn: str) -> Config:
 
 def with_precision(cfg: Config, precision: str) -> Config:
     """`cfg` with all three stages trained at `precision` ("fp32" or "bf16")."""
-    r = dataclasses.replace
-    return r(
-        cfg,
-        train_style=r(cfg.train_style, precision=precision),
-        train_decomp=r(cfg.train_decomp, precision=precision),
-        train_comp=r(cfg.train_comp, precision=precision),
-    )
+    return _every_stage(cfg, precision=precision)

@@ -21,9 +21,10 @@ def test_cosine_factor_falls_from_one_to_zero_through_one_half():
 
 
 def test_constant_schedule_has_no_scheduler_and_leaves_the_hash_alone():
-    cfg = C.preset("book")
+    cfg = C.preset("paper")
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
     assert lr_schedulers({"a": opt}, cfg.train_decomp) == {}
+    assert set(lr_schedulers({"a": opt}, C.preset("book").train_decomp)) == {"a"}  # cosine
     cos = dataclasses.replace(
         cfg, train_decomp=dataclasses.replace(cfg.train_decomp, lr_schedule="cosine")
     )
