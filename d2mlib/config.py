@@ -44,7 +44,7 @@ be slower than fp32 (`make bench` measures both).
 A loss weight of 0 switches its term off (`ablation(cfg, name)`). Switches default to the paper:
 the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_time_code``,
 ``w_velocity``) are explained in `d2mlib.models.dance_unit`, the composer's (``style_source``,
-``music_input``) in `d2mlib.models.composer`.
+``music_input``, ``code_input``) in `d2mlib.models.composer`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from typing import Any
 import torch
 import yaml
 
+from d2mlib._checks import check_choice, check_fields, check_positive
 from d2mlib._io import write_text
 from d2mlib.errors import ConfigError
 
@@ -73,59 +74,9 @@ DEC_OUTPUTS = ("pose", "offset")
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
 MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
+CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator read of a code
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
-
-
-def _check_fields(obj: Any) -> None:
-    """Check every field of dataclass `obj` against its annotation; coerce int to float in place."""
-    hints = typing.get_type_hints(type(obj))
-    name = type(obj).__name__
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        tp = hints[f.name]
-        where = f"{name}.{f.name}"
-        if tp is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{where} must be a number, got {value!r}")
-            object.__setattr__(obj, f.name, float(value))
-        elif tp is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{where} must be an integer, got {value!r}")
-        elif tp is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where} must be true or false, got {value!r}")
-        elif tp is str:
-            if not isinstance(value, str):
-                raise ConfigError(f"{where} must be a string, got {value!r}")
-        elif typing.get_origin(tp) is tuple:
-            if isinstance(value, list):
-                value = tuple(value)
-                object.__setattr__(obj, f.name, value)
-            if not isinstance(value, tuple) or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value
-            ):
-                raise ConfigError(f"{where} must be a list of integers, got {value!r}")
-        elif dataclasses.is_dataclass(tp) and not isinstance(value, tp):
-            raise ConfigError(f"{where} must be a {tp.__name__}, got {type(value).__name__}")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{where} must not be negative, got {value!r}")
-
-
-def _check_choice(obj: Any, field_name: str, choices: tuple[str, ...]) -> None:
-    """Raise ConfigError unless getattr(obj, field_name) is one of `choices`."""
-    value = getattr(obj, field_name)
-    if value not in choices:
-        raise ConfigError(
-            f"{type(obj).__name__}.{field_name} must be one of {choices}, got {value!r}"
-        )
-
-
-def _check_positive(obj: Any, *names: str) -> None:
-    """Raise ConfigError if any of the named size fields is zero."""
-    for n in names:
-        if getattr(obj, n) <= 0:
-            raise ConfigError(f"{type(obj).__name__}.{n} must be positive, got {getattr(obj, n)}")
 
 
 @dataclass(frozen=True)
@@ -144,12 +95,12 @@ class StyleConfig:
     num_classes: int = 3
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_choice(self, "rnn", RNN_TYPES)
-        _check_positive(
+        check_fields(self)
+        check_choice(self, "rnn", RNN_TYPES)
+        check_positive(
             self, "feature_dim", "window", "hidden", "num_layers", "code_dim", "head_hidden"
         )
-        _check_positive(self, "num_classes")
+        check_positive(self, "num_classes")
         if not self.project and self.hidden != self.code_dim:
             raise ConfigError(
                 f"StyleConfig.code_dim must equal hidden ({self.hidden}) when project is false, "
@@ -192,12 +143,12 @@ class DanceUnitConfig:
     w_velocity: float = 0.0  # L1 on frame-to-frame differences of the reconstructions
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_choice(self, "rnn", RNN_TYPES)
-        _check_choice(self, "dec_output", DEC_OUTPUTS)
-        _check_choice(self, "enc_input", ENC_INPUTS)
-        _check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
-        _check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
+        check_fields(self)
+        check_choice(self, "rnn", RNN_TYPES)
+        check_choice(self, "dec_output", DEC_OUTPUTS)
+        check_choice(self, "enc_input", ENC_INPUTS)
+        check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
+        check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
         if self.n_single_frames >= self.unit_frames:
             raise ConfigError("DanceUnitConfig.n_single_frames must be below unit_frames")
         if self.latent_dropout >= 1:
@@ -234,15 +185,17 @@ class ComposerConfig:
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
+    code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_choice(self, "rnn", RNN_TYPES)
-        _check_choice(self, "style_source", STYLE_SOURCES)
-        _check_choice(self, "music_input", MUSIC_INPUTS)
-        _check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
-        _check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
-        _check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
+        check_fields(self)
+        check_choice(self, "rnn", RNN_TYPES)
+        check_choice(self, "style_source", STYLE_SOURCES)
+        check_choice(self, "music_input", MUSIC_INPUTS)
+        check_choice(self, "code_input", CODE_INPUTS)
+        check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
+        check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
+        check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
 
 
 @dataclass(frozen=True)
@@ -265,13 +218,13 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": lr falls to 0 over `steps` (models.schedule)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_choice(self, "device", DEVICES)
-        _check_choice(self, "precision", PRECISIONS)
-        _check_choice(self, "lr_schedule", LR_SCHEDULES)
+        check_fields(self)
+        check_choice(self, "device", DEVICES)
+        check_choice(self, "precision", PRECISIONS)
+        check_choice(self, "lr_schedule", LR_SCHEDULES)
         if self.lr_schedule != "constant" and self.epochs:
             raise ConfigError("TrainConfig.lr_schedule 'cosine' needs a length in steps (epochs 0)")
-        _check_positive(self, "batch_size", "lr", "log_every", "val_every", "checkpoint_every")
+        check_positive(self, "batch_size", "lr", "log_every", "val_every", "checkpoint_every")
         if self.steps == 0 and self.epochs == 0:
             raise ConfigError("TrainConfig.steps and TrainConfig.epochs cannot both be 0")
 
@@ -286,7 +239,7 @@ class DataConfig:
     jitter: bool = True  # two randomly translated copies of each unit (decomposition)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         if not self.seq_units or any(n <= 0 for n in self.seq_units):
             raise ConfigError(f"DataConfig.seq_units must be positive, got {self.seq_units}")
 
@@ -305,7 +258,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         if self.composer.style_dim != self.style.code_dim:
             raise ConfigError(
                 f"composer.style_dim ({self.composer.style_dim}) must equal style.code_dim "

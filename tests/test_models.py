@@ -19,8 +19,9 @@ from d2mlib.models import (
     make_rnn,
     parameter_count,
 )
-from d2mlib.models.composer import mmd
+from d2mlib.models.composer import LOGVAR_INIT, mmd
 from d2mlib.models.dance_unit import (
+    Gaussian,
     UnitDiscriminator,
     decomposition_losses,
     draw_noise,
@@ -507,3 +508,33 @@ def test_dance_mmd_term_pulls_the_music_latents_towards_the_dance_latents_only()
     assert any(g is not None and g.abs().sum() > 0 for g in g_style)
     ablated = comp_stage(ablation(cfg, "no_dance_alignment"))
     assert "dance_mmd" not in ablated.generator_losses(ablated.forward(sequence_batch(4)))
+
+
+@pytest.mark.parametrize("code_input", ["mean", "gaussian"])
+def test_dance_encoder_reads_the_code_log_variances_only_when_told(code_input):
+    cfg = smoke()
+    cfg = dataclasses.replace(
+        cfg, composer=dataclasses.replace(cfg.composer, code_input=code_input)
+    )
+    stage = comp_stage(cfg)
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(B, 3, stage.dance_unit.cfg.z_movement, generator=gen)
+    enc = stage.composer.dance_enc
+    with torch.no_grad():
+        narrow = enc(Gaussian(mu, torch.full_like(mu, -10.0))).mu
+        wide = enc(Gaussian(mu, torch.zeros_like(mu))).mu
+    assert torch.equal(narrow, wide) == (code_input == "mean")
+    # the dance latent starts narrow, whatever the encoder reads
+    assert torch.all(enc.head.bias[enc.head.out_features // 2 :] == LOGVAR_INIT)
+    finite_scalars(stage.training_step(sequence_batch(3), 0))
+
+
+def test_code_input_is_checked_and_changes_the_composer_run_hash():
+    with pytest.raises(ConfigError, match="code_input"):
+        dataclasses.replace(smoke().composer, code_input="samples")
+    base = preset("book")
+    first = dataclasses.replace(
+        base, composer=dataclasses.replace(base.composer, code_input="gaussian")
+    )
+    assert run_key("comp", first) != run_key("comp", base)
+    assert run_key("decomp", first) == run_key("decomp", base)

@@ -30,6 +30,15 @@ dance_mmd            w_dance_mmd    dance-latent alignment by a kernel two-sampl
                                     (latent, style code): not the paper's; off by default
 ===================  =============  ==========================================================
 
+What the dance encoder and the movement discriminator read of each movement code is set by
+``code_input``: its posterior mean (``"mean"``, the default) or, as first built, its mean and
+log-variance (``"gaussian"``). The log-variances are a near-constant input: from a decomposition
+without the z_movement KL they sit near -10 on every dimension, which saturates the encoder's GRU
+(measured: the dance latents of 64 different test dances then differ by a standard deviation of
+1e-7, so the decoder cannot rebuild any of them). The dance encoder's log-variance head starts
+at `LOGVAR_INIT` (a posterior sd of 0.05), so that the sampled dance latent carries the dance,
+not the sampling noise, from the first step.
+
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
 extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
 the test of the student's "style understanding is the bottleneck"), and
@@ -55,6 +64,18 @@ from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
+LOGVAR_INIT = -6.0  # where the dance encoder's log-variance head starts: a posterior sd of 0.05
+
+
+def code_features(codes: Gaussian, code_input: str) -> Tensor:
+    """What the dance encoder and movement discriminator read of movement codes (B, n, z_m):
+    their means with "mean", means and log-variances (B, n, 2 z_m) with "gaussian"."""
+    return codes.mu if code_input == "mean" else torch.cat([codes.mu, codes.logvar], dim=2)
+
+
+def code_feature_dim(cfg: ComposerConfig, z_movement: int) -> int:
+    """The size of `code_features` for `cfg.code_input`."""
+    return z_movement if cfg.code_input == "mean" else 2 * z_movement
 
 
 def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") -> Tensor:
@@ -76,6 +97,12 @@ def unit_music_dim(cfg: ComposerConfig, audio_dim: int) -> int:
     return (UNIT_FRAMES if cfg.music_input == "frames" else UNIT_AUDIO_STATS) * audio_dim
 
 
+def narrow_logvar(head: nn.Linear) -> None:
+    """Start a Gaussian head (outputs: means, then log-variances) at log-variance `LOGVAR_INIT`."""
+    with torch.no_grad():
+        head.bias[head.out_features // 2 :] = LOGVAR_INIT
+
+
 class MusicStyleEncoder(nn.Module):
     """(style code (B, 30), noise (B, 30)) -> Gaussian over the dance latent (B, 512)."""
 
@@ -93,17 +120,19 @@ class MusicStyleEncoder(nn.Module):
 
 
 class DanceEncoder(nn.Module):
-    """Movement-code sequences (B, n, 2*z_movement: means and log-variances) -> dance latent."""
+    """Movement-code sequences (B, n, z_m; `code_features`) -> dance latent."""
 
     def __init__(self, cfg: ComposerConfig, z_movement: int) -> None:
         super().__init__()
-        self.rnn = make_rnn(cfg.rnn, 2 * z_movement, cfg.dance_enc_hidden)
+        self.code_input = cfg.code_input
+        self.rnn = make_rnn(cfg.rnn, code_feature_dim(cfg, z_movement), cfg.dance_enc_hidden)
         self.h0 = nn.Parameter(0.1 * torch.randn(1, 1, cfg.dance_enc_hidden))
         self.head = nn.Linear(cfg.dance_enc_hidden, 2 * cfg.z_dance)
+        narrow_logvar(self.head)
 
     def forward(self, codes: Gaussian) -> Gaussian:
         """Posterior of the dance latent of each sequence, read at its last unit."""
-        x = torch.cat([codes.mu, codes.logvar], dim=2)
+        x = code_features(codes, self.code_input)
         out = run_rnn(self.rnn, x, self.h0.expand(-1, x.shape[0], -1).contiguous(), naive=False)
         mu, logvar = full(self.head(out[:, -1])).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
@@ -150,7 +179,7 @@ class StyleRegressor(nn.Module):
 
 
 class MovementDiscriminator(nn.Module):
-    """(movement codes Gaussian (B, n, z_m), unit music summary (B, n, 2F)) -> score (B,).
+    """(movement codes (B, n, z_m; `code_features`), unit music (B, n, A)) -> score (B,).
 
     Each unit's code statistics and music go through an MLP (h, h/2, h/4); a GRU/LSTM over the units
     reads the sequence, its last state is scored."""
@@ -159,14 +188,16 @@ class MovementDiscriminator(nn.Module):
         super().__init__()
         h = cfg.disc_hidden
         q = max(h // 4, 1)
-        sizes = [2 * z_movement + unit_music_dim(cfg, audio_dim), h, max(h // 2, 1), q]
+        self.code_input = cfg.code_input
+        codes = code_feature_dim(cfg, z_movement)
+        sizes = [codes + unit_music_dim(cfg, audio_dim), h, max(h // 2, 1), q]
         self.unit = mlp(sizes, last_act=True)
         self.rnn = make_rnn(cfg.rnn, q, q)
         self.out = nn.Linear(q, 1)
 
     def forward(self, codes: Gaussian, music: Tensor) -> Tensor:
         """Realness score of each sequence."""
-        x = self.unit(torch.cat([codes.mu, codes.logvar, music], dim=2))
+        x = self.unit(torch.cat([code_features(codes, self.code_input), music], dim=2))
         h0 = x.new_zeros(1, x.shape[0], self.rnn.hidden_size)
         out = run_rnn(self.rnn, x, h0, naive=False)
         return full(self.out(out[:, -1])).squeeze(1)
@@ -361,9 +392,8 @@ class CompStage:
         if w.w_gan > 0:
             t["gan"] = w.w_gan * lsgan(self.mov_disc(f["fake"], f["music"]), 1.0)
         if w.w_dance_gan > 0:
-            t["dance_gan"] = w.w_dance_gan * lsgan(
-                self.dance_disc(f["q_fake"], f["style_code"]), 1.0
-            )
+            fake = self.dance_disc(f["q_fake"], f["style_code"])
+            t["dance_gan"] = w.w_dance_gan * lsgan(fake, 1.0)
         if w.w_kl > 0:
             t["kl"] = w.w_kl * (f["recon"].kl() + f["fake"].kl())
         if w.w_kl_dance > 0:
