@@ -28,15 +28,18 @@ composer.regressor_hidden               512       128       8
 train_*.batch_size                      256       64        8
 train_decomp.lr                         2e-4      3e-3      2e-4
 train_decomp / train_comp steps         100k/100k 4000/800  4/4
-train_decomp precision, lr schedule     fp32, -   bf16, cos fp32, -
+train_decomp / train_comp precision     fp32      bf16      fp32
+train_decomp lr schedule                constant  cosine    constant
+dance_unit.kl_movement, composer.w_kl   1, 0.01   0, 0      1, 0.01
 ======================================  ========  ========  =======
 
 The book's decomposition trains at 15x the paper's learning rate, with the motion switches
-below on, under bfloat16 autocast and with a cosine-annealed rate: with 1000 steps instead of 100k, the paper's model and rate leave its
-reconstruction far from converged and its rebuilt units damped, and the decomposition is
-what limits the composed dances at this scale (the evaluation chapter's ``unit_recon`` row).
-bf16 buys the steps on a CPU with bfloat16 instructions (AVX512-BF16, AMX); elsewhere it can
-be slower than fp32 (`make bench` measures both).
+below on, under bfloat16 autocast, with a cosine-annealed rate and without the KL on z_movement:
+with the paper's settings and 1000 steps instead of 100k its rebuilt units were damped, and the
+decomposition limited the composed dances (the evaluation chapter's ``unit_recon`` row). Without
+that KL the codes are not drawn towards N(0, I), so the composer's KL that pulls its codes there is
+off too. bf16 buys the steps on a CPU with bfloat16 instructions (AVX512-BF16, AMX); elsewhere it
+can be slower than fp32 (`make bench` measures both).
 
 ``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
 30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
@@ -299,9 +302,11 @@ def _book_preset(paper: Config) -> Config:
             dec_output="offset",
             dec_time_code=True,
             w_velocity=5.0,
+            kl_movement=0.0,
         ),
         composer=r(
             paper.composer,
+            w_kl=0.0,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,
@@ -321,7 +326,12 @@ def _book_preset(paper: Config) -> Config:
             lr_schedule="cosine",
         ),
         train_comp=TrainConfig(
-            batch_size=64, steps=800, val_every=200, checkpoint_every=400, log_every=25
+            batch_size=64,
+            steps=800,
+            val_every=200,
+            checkpoint_every=400,
+            log_every=25,
+            precision="bf16",
         ),
     )
 
