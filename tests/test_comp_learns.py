@@ -53,16 +53,16 @@ def trained_composer(store, steps: int):
 
 def test_trained_smoke_composer_rebuilds_codes_better_than_their_mean(smoke_data):
     """Measured (smoke world, 600 decomposition and 600 composition steps, 16 training sequences,
-    two initial seeds): the rebuilt codes' L1 is 0.70x and 0.89x the mean code's (0.73x and 0.89x
-    with the KL weights at 1e-4: at smoke sizes the KL does not dominate). Threshold: 0.95x.
-    (At book scale and 800 steps the main run's rebuild is no better than the mean: the training
-    chapter shows it.)"""
+    two initial seeds): the rebuilt codes' L1 is 0.52x and 0.71x the mean code's, their spread
+    0.86x and 0.60x the real codes' (with the dance encoder reading means and log-variances, as
+    first built: 0.70x and 0.89x). Thresholds: 0.85x and 0.3x. (At book scale and 800 steps the
+    main run's rebuild is no better than the mean: the training chapter shows it.)"""
     store = data.FeatureStore.open(smoke_data)
     gen = trained_composer(store, steps=600)
     table, _ = composer_codes(gen, store, split="train", batch=16)
     rebuilt = table.loc["rebuilt from the real dance latent", "L1 to the real codes"]
     mean = table.loc["the mean code", "L1 to the real codes"]
-    assert rebuilt < 0.95 * mean
+    assert rebuilt < 0.85 * mean
     assert (
         table.loc["rebuilt from the real dance latent", "spread"]
         > 0.3 * table.loc["real", "spread"]
