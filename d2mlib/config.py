@@ -286,6 +286,7 @@ def _improved_style() -> StyleConfig:
 def _book_preset(paper: Config) -> Config:
     """The paper's architecture scaled down to train in minutes on 2 cores (see the module doc)."""
     r = dataclasses.replace
+    shared = TrainConfig(batch_size=64, val_every=200, log_every=25, precision="bf16")
     return r(
         paper,
         preset="book",
@@ -315,24 +316,8 @@ def _book_preset(paper: Config) -> Config:
             regressor_hidden=128,
         ),
         train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
-        train_decomp=TrainConfig(
-            batch_size=64,
-            lr=3e-3,
-            steps=4000,
-            val_every=200,
-            checkpoint_every=1000,
-            log_every=25,
-            precision="bf16",
-            lr_schedule="cosine",
-        ),
-        train_comp=TrainConfig(
-            batch_size=64,
-            steps=800,
-            val_every=200,
-            checkpoint_every=400,
-            log_every=25,
-            precision="bf16",
-        ),
+        train_decomp=r(shared, lr=3e-3, steps=4000, checkpoint_every=1000, lr_schedule="cosine"),
+        train_comp=r(shared, steps=800, checkpoint_every=400),
     )
 
 
