@@ -189,6 +189,7 @@ class ComposerConfig:
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
     code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
+    dec_sd_init: float = 0.0  # > 0: the dance decoder's code posterior sd starts here; 0: as built
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -471,6 +472,7 @@ HASH_SKIP_DEFAULTS = {
     "music_input": "stats",
     "w_dance_mmd": 0.0,
     "kl_movement": 1.0,
+    "dec_sd_init": 0.0,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

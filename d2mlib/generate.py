@@ -235,6 +235,44 @@ class DanceGenerator:
             vec = self.dance_unit.sample_initial_pose(1, _check_seconds(spread, "spread"), gen)
         return self.pose_normaliser.denormalise(vec.cpu().numpy()[0])
 
+    def _decode_units(self, z_mov: torch.Tensor, pose0: np.ndarray, n_frames: int) -> np.ndarray:
+        """Movement codes (n_units, z_m) -> poses (n_frames, 14, 2) pixels: each unit decoded
+        from the last pose of the previous one, the first from `pose0` (pixels)."""
+        pose = torch.from_numpy(self.pose_normaliser.normalise(pose0)).to(self.device)[None]
+        units = []
+        with torch.no_grad():
+            for k in range(len(z_mov)):  # each unit starts from the last pose of the previous
+                z_init = self.dance_unit.init_enc(pose).mu
+                unit = self.dance_unit.decode(z_init, z_mov[k : k + 1])
+                units.append(unit)
+                pose = unit[:, -1]
+        vectors = torch.cat(units, dim=1)[0, :n_frames].cpu().numpy()
+        return self.pose_normaliser.denormalise(vectors)
+
+    def rebuild(self, poses: np.ndarray, features: np.ndarray, name: str = "dance") -> np.ndarray:
+        """A real dance (frames, 14, 2) pixels with its music's features (frames, 28), rebuilt
+        through the composer's own autoencoder: each window's true movement codes -> dance
+        encoder -> dance latent (its mean) -> dance decoder, with the window's music -> codes,
+        decoded from the dance's first pose as `compose` decodes. What the composer would reach
+        if its music path found each window's own dance latent: the composer's ceiling."""
+
+        poses = skeleton.check_poses(np.asarray(poses, np.float32), name)
+        if poses.ndim != 3 or len(features) == 0:
+            raise DataError(f"{name}: rebuild takes poses (frames, 14, 2) and their music")
+        n_frames = min(len(poses), len(features))
+        n_units = n_units_for(n_frames)
+        total = n_units * UNIT_FRAMES
+        feats = (np.asarray(features[:n_frames], np.float32) - self.audio_mean) / self.audio_std
+        feats = np.pad(feats, ((0, total - n_frames), (0, 0)), mode="edge")
+        real = np.pad(poses[:n_frames], ((0, total - n_frames), (0, 0), (0, 0)), mode="edge")
+        x = torch.from_numpy(self.pose_normaliser.normalise(real).astype(np.float32))
+        with torch.no_grad():
+            _, q_mov = self.dance_unit.encode(x.to(self.device).view(n_units, UNIT_FRAMES, -1))
+            windows = torch.from_numpy(feats).to(self.device)
+            windows = windows.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
+            z_mov = self.composer.rebuild(q_mov, windows, WINDOW_UNITS).reshape(n_units, -1)
+        return self._decode_units(z_mov, poses[0], n_frames)
+
     def compose(
         self,
         music: str | Path | np.ndarray | Music,
@@ -290,16 +328,7 @@ class DanceGenerator:
             else:
                 codes = self.style.code(windows)
             z_mov = self.composer.generate(codes, windows, WINDOW_UNITS, generator=gen)
-            z_mov = z_mov.reshape(n_units, -1)
-            pose = torch.from_numpy(self.pose_normaliser.normalise(pose0)).to(self.device)[None]
-            units = []
-            for k in range(n_units):  # each unit starts from the last pose of the previous
-                z_init = self.dance_unit.init_enc(pose).mu
-                unit = self.dance_unit.decode(z_init, z_mov[k : k + 1])
-                units.append(unit)
-                pose = unit[:, -1]
-            vectors = torch.cat(units, dim=1)[0, :n_frames].cpu().numpy()
-        poses = self.pose_normaliser.denormalise(vectors)
+            poses = self._decode_units(z_mov.reshape(n_units, -1), pose0, n_frames)
         if warp and len(music.beat_times):
             poses = align_to_beats(poses, seconds_to_frames(music.beat_times), max_shift)
         probs_np = probs.cpu().numpy().astype(np.float32)

@@ -250,3 +250,70 @@ def test_composer_codes_measures_spread_and_error_against_the_real_codes(untrain
     assert len(mean_l1) == 6 and mean_l1.mean() == pytest.approx(
         table.loc["the mean code", "L1 to the real codes"]
     )
+
+
+def test_rebuild_runs_a_real_dance_through_the_composer_autoencoder(untrained, music):
+    real = untrained.compose(music, seed=3, warp=False).poses  # any dance of the music's length
+    other = untrained.compose(music, seed=4, warp=False).poses
+    a = untrained.rebuild(real, music.features)
+    assert a.shape == real.shape and np.all(np.isfinite(a))
+    np.testing.assert_array_equal(a, untrained.rebuild(real, music.features))
+    assert np.abs(a - untrained.rebuild(other, music.features)).mean() > 1e-3  # untrained: small
+    short = untrained.rebuild(real[:40], music.features)  # the shorter of dance and music
+    assert short.shape == (40, 14, 2)
+
+
+def test_rebuild_decodes_what_the_composer_rebuilds_from_the_true_codes(untrained, music):
+    import torch
+
+    real = untrained.compose(music, seed=3, warp=False).poses
+    seen = {}
+
+    def identity(codes, audio, n_units):  # the composer hands the true codes back
+        seen["audio"] = audio
+        return codes.mu.view(audio.shape[0], n_units, -1)
+
+    composer = untrained.composer
+    composer.rebuild = identity
+    try:
+        got = untrained.rebuild(real, music.features)
+    finally:
+        del composer.rebuild
+    n = len(real)
+    assert seen["audio"].shape == (2, 3 * 32, 28)  # 110 frames: 2 windows of 3 units
+    np.testing.assert_allclose(seen["audio"].reshape(-1, 28)[:n].numpy(), music.features[:n])
+    padded = np.concatenate([real, np.repeat(real[-1:], 6 * 32 - n, axis=0)])
+    x = torch.from_numpy(untrained.pose_normaliser.normalise(padded).astype(np.float32))
+    with torch.no_grad():
+        codes = untrained.dance_unit.encode(x.view(6, 32, -1))[1].mu
+    np.testing.assert_allclose(got, untrained._decode_units(codes, real[0], n), atol=1e-5)
+
+
+def test_rebuild_refuses_bad_poses_and_missing_music(untrained, music):
+    real = untrained.compose(music, seed=3, warp=False).poses.copy()
+    with pytest.raises(DataError, match="empty"):
+        untrained.rebuild(real, np.zeros((0, 28)), "empty")
+    real[5, 3, 0] = np.nan
+    with pytest.raises(DataError, match="clip 7"):
+        untrained.rebuild(real, music.features, "clip 7")
+
+
+def test_dance_latents_compare_their_spread_with_the_posterior_noise(untrained, smoke_data):
+    import torch
+
+    from d2mlib import data
+    from d2mlib.studies.training import dance_latents
+
+    store = data.FeatureStore.open(smoke_data)
+    gen = copy.copy(untrained)
+    gen.composer = copy.deepcopy(untrained.composer)
+    head, z = gen.composer.dance_enc.head, gen.composer.cfg.z_dance
+    with torch.no_grad():  # every posterior sd exactly 0.5
+        head.weight[z:] = 0.0
+        head.bias[z:] = float(np.log(0.25))
+    got = dance_latents(gen, store, batch=6)
+    assert got["posterior sd"] == pytest.approx(0.5, rel=1e-5)
+    assert got["spread"] > 0 and got["ratio"] == pytest.approx(got["spread"] / 0.5)
+    with torch.no_grad():  # the means no longer depend on the dance: no spread
+        head.weight[:z] = 0.0
+    assert dance_latents(gen, store, batch=6)["spread"] == pytest.approx(0.0, abs=1e-7)

@@ -477,7 +477,8 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     assert M.main(argv) == 0
     table = pd.read_csv(out)
     assert list(table.columns) == ["system", "metric", "seed", "clip", "value"]
-    systems = {"dataset", "unit_recon", "full", "full_warped", "retrieval", "random_units"}
+    systems = {"dataset", "unit_recon", "comp_recon", "full", "full_warped", "retrieval"}
+    systems |= {"random_units"}
     systems |= {"no_style_regressor", "retrieval_warped", "random_units_warped"}
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)

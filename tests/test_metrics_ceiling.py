@@ -96,3 +96,28 @@ def test_dance_classifier_training_does_not_depend_on_the_global_rng(tmp_path) -
         models.append(model)
     for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+class EchoComposer:
+    """A stand-in generator whose composer rebuilds every dance exactly, over `frames` frames."""
+
+    def __init__(self, frames: int | None = None) -> None:
+        self.frames, self.names = frames, []
+
+    def rebuild(self, poses: np.ndarray, features: np.ndarray, name: str) -> np.ndarray:
+        self.names.append(name)
+        n = min(len(poses), len(features), self.frames or len(poses))
+        return np.asarray(poses[:n], np.float32) + 1.0  # a known change: every pixel + 1
+
+
+def test_the_composer_ceiling_rebuilds_each_dance_with_its_music() -> None:
+    data = fake_eval_data(frames=80)
+    echo = EchoComposer()
+    out = M.composer_reconstruction_ceiling(echo, data)
+    assert echo.names == [f"dance {i}" for i in range(len(data.dances))]
+    for got, real in zip(out, data.dances, strict=True):
+        np.testing.assert_allclose(got, real + 1.0, atol=1e-4)
+    short = M.composer_reconstruction_ceiling(EchoComposer(frames=50), data)
+    for got, real in zip(short, data.dances, strict=True):  # frames past the music stay real
+        np.testing.assert_allclose(got[:50], real[:50] + 1.0, atol=1e-4)
+        np.testing.assert_allclose(got[50:], real[50:], atol=1e-4)

@@ -538,3 +538,19 @@ def test_code_input_is_checked_and_changes_the_composer_run_hash():
     )
     assert run_key("comp", first) != run_key("comp", base)
     assert run_key("decomp", first) == run_key("decomp", base)
+
+
+def test_dec_sd_init_sets_where_the_decoders_code_sd_starts():
+    cfg = smoke()
+    start = dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, dec_sd_init=5e-5))
+    z = torch.zeros(B, cfg.composer.z_dance)
+    music = torch.zeros(B, 3, 2 * 28)
+    with torch.no_grad():
+        built = comp_stage(start).composer.movement_codes(z, music)
+        plain = comp_stage(cfg).composer.movement_codes(z, music)
+    sd = torch.exp(0.5 * built.logvar)  # the bias sets it; the weights move it a little
+    assert sd.median() == pytest.approx(5e-5, rel=0.5) and sd.max() < 1e-3
+    assert torch.exp(0.5 * plain.logvar).median() > 0.3  # as built: near 1
+    assert run_key("comp", start) != run_key("comp", cfg)
+    with pytest.raises(ConfigError, match="dec_sd_init"):
+        dataclasses.replace(cfg.composer, dec_sd_init=-1.0)

@@ -57,6 +57,7 @@ from d2mlib.beats import (
 )
 from d2mlib.metrics.baselines import (
     chain_units,
+    composer_reconstruction_ceiling,
     random_units_baseline,
     retrieval_baseline,
     unit_reconstruction_ceiling,
@@ -97,6 +98,7 @@ from d2mlib.metrics.evaluation import (
     ablation_name,
     cached_sampler,
     clip_beat_scores,
+    comp_recon_table,
     dance_classifier_for_data,
     evaluate,
     evaluate_systems,
@@ -206,6 +208,8 @@ __all__ = [
     "summarise",
     "train_dance_classifier",
     "unit_recon_table",
+    "comp_recon_table",
+    "composer_reconstruction_ceiling",
     "unit_reconstruction_ceiling",
     "warp_dance",
     "warped_sampler",

@@ -1,5 +1,6 @@
 """The evaluation's bounds that are not models: retrieval of a training dance for similar music,
-random units chained, and real units passed through the dance-unit VAE (a ceiling).
+random units chained, real units passed through the dance-unit VAE (a ceiling), and real dances
+passed through the composer's own autoencoder (the composer's ceiling).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 from torch import nn
 
 from d2mlib import skeleton
-from d2mlib.generate import reconstruct_units
+from d2mlib.generate import DanceGenerator, reconstruct_units
 from d2mlib.metrics.eval_data import EvalData
 from d2mlib.validate import check_dance, metric_error
 
@@ -90,4 +91,18 @@ def unit_reconstruction_ceiling(
         units = real[:frames].reshape(-1, skeleton.UNIT_FRAMES, *real.shape[1:]).astype(np.float32)
         recon = reconstruct_units(dance_unit, normaliser, units).astype(np.float64)
         out.append(np.concatenate([recon.reshape(frames, *real.shape[1:]), real[frames:]]))
+    return out
+
+
+def composer_reconstruction_ceiling(generator: DanceGenerator, data: EvalData) -> list[np.ndarray]:
+    """Each evaluated real dance rebuilt through the composer's dance encoder and decoder with its
+    music (`DanceGenerator.rebuild`): what the composer would reach if its music path found each
+    dance's own dance latent. Below `unit_reconstruction_ceiling` by what the composer's
+    autoencoder loses; a composer whose music path works cannot beat it by much."""
+
+    out = []
+    for i, (real, feats) in enumerate(zip(data.dances, data.audio, strict=True)):
+        real = check_dance(real, f"dance {i}")
+        rebuilt = generator.rebuild(real, feats, f"dance {i}").astype(np.float64)
+        out.append(np.concatenate([rebuilt, real[len(rebuilt) :]]))
     return out

@@ -32,6 +32,7 @@ from d2mlib.data.layout import data_identity
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import ConfigError
 from d2mlib.metrics.baselines import (
+    composer_reconstruction_ceiling,
     random_units_baseline,
     retrieval_baseline,
     unit_reconstruction_ceiling,
@@ -408,14 +409,14 @@ def evaluate(
     config: EvalConfig | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """The evaluation table: dataset (ceiling), unit_recon, the models, retrieval and random units.
+    """The evaluation table: dataset (ceiling), unit_recon, comp_recon, the models and the floors.
 
     `systems` maps a name to a sampler (seed, sample, clips) -> dances, one per evaluated piece
     of music (see `load_eval_data`); by default `model_systems`: the full model unwarped
     ("full"), the same dances beat-warped ("full_warped") and every ablation found under
     `runs_dir`, unwarped; then the floors are scored warped too (`retrieval_warped`,
-    `random_units_warped`), and "unit_recon" (`unit_recon_table`) is added when a full run
-    exists. The dance classifier is trained once per dataset and cached under `runs_dir`.
+    `random_units_warped`), and "unit_recon" (`unit_recon_table`) and "comp_recon"
+    (`comp_recon_table`) are added when a full run exists. The dance classifier is trained once per dataset and cached under `runs_dir`.
     Returns the tidy DataFrame (TABLE_COLUMNS).
     """
     config = config or EvalConfig()
@@ -428,6 +429,7 @@ def evaluate(
         if "full" in found:
             gen = generate.DanceGenerator.from_run(found["full"], device="cpu")
             extra.append(unit_recon_table(gen, data, classifier, config))
+            extra.append(comp_recon_table(gen, data, classifier, config))
     warped = any(name.endswith("_warped") for name in systems)
     table = evaluate_systems(
         data, classifier, systems, seeds, config, progress=progress, warped_floors=warped
@@ -442,6 +444,15 @@ def unit_recon_table(
     generator's decomposition (`unit_reconstruction_ceiling`), scored like the dataset."""
     dances = unit_reconstruction_ceiling(generator.dance_unit, generator.pose_normaliser, data)
     return score_fixed("unit_recon", dances, data, classifier, config)
+
+
+def comp_recon_table(
+    generator: DanceGenerator, data: EvalData, classifier: DanceClassifier, config: EvalConfig
+) -> pd.DataFrame:
+    """Rows of "comp_recon": the real evaluated dances rebuilt through the composer's own
+    autoencoder (`composer_reconstruction_ceiling`), scored like the dataset."""
+    dances = composer_reconstruction_ceiling(generator, data)
+    return score_fixed("comp_recon", dances, data, classifier, config)
 
 
 def ablation_name(cfg: Config) -> str:
@@ -555,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="d2m evaluate",
-        description="Score the dataset, unit_recon, the trained systems (unwarped; full also "
+        description="Score the dataset, unit_recon, comp_recon, the trained systems (unwarped; full also "
         "warped) and two baselines (plain and warped) into a tidy per-clip table.",
     )
     parser.add_argument("--run", required=True, type=Path, help="runs directory")

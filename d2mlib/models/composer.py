@@ -38,7 +38,11 @@ measured), which saturates the encoder's GRU (measured once, 500 steps of the re
 alone: the dance latents of 64 different test dances ended up differing by a standard deviation
 of 1e-7). The dance encoder's log-variance head starts
 at `LOGVAR_INIT` (a posterior sd of 0.05), so that the sampled dance latent carries the dance,
-not the sampling noise, from the first step.
+not the sampling noise, from the first step. ``dec_sd_init`` (0: as first built) does the
+same for the dance decoder's movement codes: the decomposition's own codes are nearly
+deterministic (a posterior sd of about 5e-5 in the book's), so a decoder that starts at sd 1
+samples codes that are mostly noise, and ``seq_recon`` (units decoded from those samples) learns
+from noise until the log-variance has come down.
 
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
 extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
@@ -51,6 +55,7 @@ that reads them cannot place its movements' beats on the music's; the frames kee
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -150,6 +155,9 @@ class DanceDecoder(nn.Module):
         h = cfg.dance_dec_hidden
         self.body = nn.Sequential(nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU())
         self.head = nn.Linear(h, 2 * z_movement)
+        if cfg.dec_sd_init > 0:  # outputs: means, then log-variances
+            with torch.no_grad():
+                self.head.bias[z_movement:] = 2 * math.log(cfg.dec_sd_init)
 
     def forward(self, z_dance: Tensor, unit_music: Tensor) -> Gaussian:
         """Movement-code posteriors of each unit."""
@@ -250,6 +258,15 @@ class Composer(nn.Module):
         music = unit_audio_summary(audio, n_units, self.cfg.music_input)
         codes = self.movement_codes(z_dance, music)
         return codes.sample(generator=generator)
+
+    @torch.no_grad()
+    def rebuild(self, codes: Gaussian, audio: Tensor, n_units: int) -> Tensor:
+        """Movement codes (B*n_units, z_m) of real units rebuilt through the dance encoder and
+        decoder (posterior means) with their music (B, n_units*32, 28): (B, n_units, z_m)."""
+        b = audio.shape[0]
+        real = Gaussian(codes.mu.view(b, n_units, -1), codes.logvar.view(b, n_units, -1))
+        music = unit_audio_summary(audio, n_units, self.cfg.music_input)
+        return self.movement_codes(self.dance_enc(real).mu, music).mu
 
 
 def mmd(x: Tensor, y: Tensor, scales: Sequence[float] = (0.25, 1.0, 4.0)) -> Tensor:

@@ -163,6 +163,36 @@ def unit_motion_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def _test_codes(
+    generator: Any, store: FeatureStore, split: str, batch: int
+) -> tuple[Gaussian, torch.Tensor]:
+    """The real movement codes (B, 3, z_m) of the first `batch` 3-unit sequences of `split`,
+    and their audio (B, 96, 28)."""
+    loader = sequence_loader(store, split, batch_size=batch, n_units=(3,), shuffle=False)
+    loader.set_epoch(0)
+    units, audio, _ = next(iter(loader))
+    b, n = units.shape[:2]
+    with torch.no_grad():
+        _, q = generator.dance_unit.encode(units.reshape(b * n, *units.shape[2:]))
+    return Gaussian(q.mu.view(b, n, -1), q.logvar.view(b, n, -1)), audio
+
+
+def dance_latents(
+    generator: Any, store: FeatureStore, split: str = "test", batch: int = 64
+) -> dict[str, float]:
+    """The composer's dance latents of `batch` real sequences of `split`: how much their means
+    differ across sequences ("spread": per-dimension standard deviation, mean over dimensions)
+    against the noise a posterior sample adds ("posterior sd": mean over sequences and
+    dimensions), and their ratio. A ratio well below 1 means a sampled latent says little about
+    its dance, so the decoder can only rebuild something near the mean."""
+    real, _ = _test_codes(generator, store, split, batch)
+    with torch.no_grad():
+        q = generator.composer.dance_enc(real)
+    spread = float(q.mu.std(0).mean())
+    noise = float(torch.exp(0.5 * q.logvar).mean())
+    return {"spread": spread, "posterior sd": noise, "ratio": spread / noise}
+
+
 def composer_codes(
     generator: Any, store: FeatureStore, split: str = "test", batch: int = 64
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -174,16 +204,12 @@ def composer_codes(
     trivial answer). Columns: spread (per-dimension standard deviation across units, mean over
     dimensions) and L1 to the real codes (mean absolute difference). Also the per-sequence L1
     as tidy rows (stats.COLUMNS) for the decision rule."""
-    c, unit_vae = generator.composer, generator.dance_unit
-    loader = sequence_loader(store, split, batch_size=batch, n_units=(3,), shuffle=False)
-    loader.set_epoch(0)
-    units, audio, _ = next(iter(loader))
-    b, n = units.shape[:2]
+    c = generator.composer
+    real, audio = _test_codes(generator, store, split, batch)
+    b, n = real.mu.shape[:2]
     with torch.no_grad():
-        _, q = unit_vae.encode(units.reshape(b * n, *units.shape[2:]))
-        real = Gaussian(q.mu.view(b, n, -1), q.logvar.view(b, n, -1))
         music = unit_audio_summary(audio, n, c.cfg.music_input)
-        rebuilt = c.movement_codes(c.dance_enc(real).mu, music).mu
+        rebuilt = c.rebuild(real, audio, n)
         noise = torch.randn(b, c.cfg.noise_dim, generator=torch.Generator().manual_seed(0))
         composed = c.movement_codes(c.dance_latent(generator.style.code(audio), noise).mu, music).mu
     mean = real.mu.mean(dim=(0, 1), keepdim=True).expand_as(real.mu)

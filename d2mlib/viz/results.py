@@ -259,6 +259,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "random_units_warped": "random units,\nwarped",
     "random_units": "random\nunits",
     "unit_recon": "unit\nrecon",
+    "comp_recon": "composer\nrecon",
 }
 
 
