@@ -97,8 +97,8 @@ def unit_reconstruction_ceiling(
 def composer_reconstruction_ceiling(generator: DanceGenerator, data: EvalData) -> list[np.ndarray]:
     """Each evaluated real dance rebuilt through the composer's dance encoder and decoder with its
     music (`DanceGenerator.rebuild`): what the composer would reach if its music path found each
-    dance's own dance latent. Below `unit_reconstruction_ceiling` by what the composer's
-    autoencoder loses; a composer whose music path works cannot beat it by much."""
+    dance's own dance latent. It falls short of `unit_reconstruction_ceiling` by what the
+    composer's autoencoder loses. Frames after the music's end stay real."""
 
     out = []
     for i, (real, feats) in enumerate(zip(data.dances, data.audio, strict=True)):

@@ -416,7 +416,8 @@ def evaluate(
     ("full"), the same dances beat-warped ("full_warped") and every ablation found under
     `runs_dir`, unwarped; then the floors are scored warped too (`retrieval_warped`,
     `random_units_warped`), and "unit_recon" (`unit_recon_table`) and "comp_recon"
-    (`comp_recon_table`) are added when a full run exists. The dance classifier is trained once per dataset and cached under `runs_dir`.
+    (`comp_recon_table`) are added when a full run exists. The dance classifier is trained once
+    per dataset and cached under `runs_dir`.
     Returns the tidy DataFrame (TABLE_COLUMNS).
     """
     config = config or EvalConfig()
@@ -566,8 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="d2m evaluate",
-        description="Score the dataset, unit_recon, comp_recon, the trained systems (unwarped; full also "
-        "warped) and two baselines (plain and warped) into a tidy per-clip table.",
+        description="Score the dataset, unit_recon, comp_recon, the trained systems (unwarped; "
+        "full also warped) and two baselines (plain and warped) into a tidy per-clip table.",
     )
     parser.add_argument("--run", required=True, type=Path, help="runs directory")
     parser.add_argument("--data", required=True, type=Path, help="dataset directory")
