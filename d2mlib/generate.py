@@ -235,6 +235,15 @@ class DanceGenerator:
             vec = self.dance_unit.sample_initial_pose(1, _check_seconds(spread, "spread"), gen)
         return self.pose_normaliser.denormalise(vec.cpu().numpy()[0])
 
+    def _padded_song(self, features: np.ndarray) -> tuple[torch.Tensor, int]:
+        """Audio features (frames, 28) -> normalised, edge-padded to whole windows of units
+        (n_units * 32, 28) on the device, and n_units."""
+        n_frames = len(features)
+        n_units = n_units_for(n_frames)
+        feats = (np.asarray(features, np.float32) - self.audio_mean) / self.audio_std
+        padded = np.pad(feats, ((0, n_units * UNIT_FRAMES - n_frames), (0, 0)), mode="edge")
+        return torch.from_numpy(padded).to(self.device), n_units
+
     def _decode_units(self, z_mov: torch.Tensor, pose0: np.ndarray, n_frames: int) -> np.ndarray:
         """Movement codes (n_units, z_m) -> poses (n_frames, 14, 2) pixels: each unit decoded
         from the last pose of the previous one, the first from `pose0` (pixels)."""
@@ -260,16 +269,13 @@ class DanceGenerator:
         if poses.ndim != 3 or len(features) == 0:
             raise DataError(f"{name}: rebuild takes poses (frames, 14, 2) and their music")
         n_frames = min(len(poses), len(features))
-        n_units = n_units_for(n_frames)
+        song, n_units = self._padded_song(features[:n_frames])
         total = n_units * UNIT_FRAMES
-        feats = (np.asarray(features[:n_frames], np.float32) - self.audio_mean) / self.audio_std
-        feats = np.pad(feats, ((0, total - n_frames), (0, 0)), mode="edge")
         real = np.pad(poses[:n_frames], ((0, total - n_frames), (0, 0), (0, 0)), mode="edge")
         x = torch.from_numpy(self.pose_normaliser.normalise(real).astype(np.float32))
         with torch.no_grad():
             _, q_mov = self.dance_unit.encode(x.to(self.device).view(n_units, UNIT_FRAMES, -1))
-            windows = torch.from_numpy(feats).to(self.device)
-            windows = windows.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
+            windows = song.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
             z_mov = self.composer.rebuild(q_mov, windows, WINDOW_UNITS).reshape(n_units, -1)
         return self._decode_units(z_mov, poses[0], n_frames)
 
@@ -311,14 +317,10 @@ class DanceGenerator:
         music = load_music(music, beat_times)
         t0 = time.perf_counter()
         n_frames = len(music.features)
-        n_units = n_units_for(n_frames)
-        total = n_units * UNIT_FRAMES
-        feats = (np.asarray(music.features, np.float32) - self.audio_mean) / self.audio_std
-        padded = np.pad(feats, ((0, total - n_frames), (0, 0)), mode="edge")
+        song, n_units = self._padded_song(music.features)
         gen = torch.Generator(device=self.device).manual_seed(int(seed))
         pose0 = self.initial_pose(seed, init_spread, init_pose)
         with torch.no_grad():
-            song = torch.from_numpy(padded).to(self.device)
             windows = song.view(n_units // WINDOW_UNITS, WINDOW_UNITS * UNIT_FRAMES, -1)
             probs = torch.softmax(self.style.logits(song[None, :n_frames]), -1)[0]
             if self.needs_style:  # one style code per window of 3 units
