@@ -61,7 +61,7 @@ class ToyStage:
     def training_step(self, batch: tuple[torch.Tensor, ...], step: int) -> dict[str, torch.Tensor]:
         x, y = batch
         self.opt.zero_grad()
-        pred = self.net(x + 0.01 * torch.randn(x.shape, generator=self.generator))
+        pred = self.net(x + 0.01 * torch.randn(x.shape, generator=self.generator).to(x.device))
         mse = ((pred - y) ** 2).mean()
         reg = 1e-4 * sum((p**2).sum() for p in self.net.parameters())
         if self.nan_at is not None and step == self.nan_at:

@@ -62,6 +62,7 @@ TESTS=(
     tests/test_train.py::test_toy_stage_trains_on_cuda
     tests/test_timing.py::test_cuda_matmul_is_timed_with_synchronisation
     tests/test_timing_gpu.py
+    tests/test_cuda_comp.py
 )
 select=(-k cuda)  # on the GPU: the tests that need CUDA (the rest ran in the dry run)
 [ "$MODE" = dry ] && select=()

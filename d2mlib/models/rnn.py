@@ -211,10 +211,17 @@ def run_rnn(
 ) -> Tensor:
     """Batch-first outputs of `rnn` from initial hidden `h0` (c0 = 0): `fast_rnn` on CPU, the
     module's own forward when `naive` or on CUDA (cuDNN's fused kernels beat a Python loop there;
-    a time-constant input (B, I) is then repeated `steps` times)."""
+    a time-constant input (B, I) is then repeated `steps` times).
+
+    cuDNN has no backward for an RNN in eval mode, and a frozen module (the composer's decoder of
+    movement codes) is run in eval mode with gradients flowing through it: such a call runs on
+    PyTorch's own CUDA kernels instead."""
     if not naive and not x.is_cuda:
         return fast_rnn(rnn, x, h0, steps)
     if x.dim() == 2:
         x = x.unsqueeze(1).repeat(1, steps, 1)
     state = (h0, torch.zeros_like(h0)) if isinstance(rnn, nn.LSTM) else h0
-    return rnn(x, state)[0]
+    frozen_with_grad = x.is_cuda and not rnn.training and torch.is_grad_enabled()
+    no_cudnn = torch.backends.cudnn.flags(enabled=False) if frozen_with_grad else None
+    with no_cudnn or contextlib.nullcontext():
+        return rnn(x, state)[0]
