@@ -280,6 +280,10 @@ def test_bench_matmul_reports_flops_per_second_for_each_dtype() -> None:
     assert list(df["variant"]) == ["fp32", "bf16"]
     assert (df["unit"] == "FLOP/s").all() and (df["median"] > 0).all()
     assert (df["benchmark"] == "matmul_peak").all() and (df["n"] == 2).all()
+    before = torch.get_float32_matmul_precision()
+    tf32 = timing.bench_matmul(64, ("float32", "tf32"), warmup=1, repeats=2)
+    assert list(tf32["variant"]) == ["fp32", "tf32"] and (tf32["median"] > 0).all()
+    assert torch.get_float32_matmul_precision() == before  # the TF32 setting is put back
 
 
 def test_profile_step_returns_a_table_of_ops_with_shares() -> None:

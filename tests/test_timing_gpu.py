@@ -82,6 +82,9 @@ def test_out_of_memory_stops_the_doubling_and_is_a_row(tmp_path: Path, monkeypat
     gpu.sweep(rec, plan, "cpu", "decomp", "smoke", "fp32", (8,), grow=True)
     assert len(rec.table()) == len(rows)  # that configuration is not tried again
     assert timing.load_results(tmp_path / gpu.RESULTS_NAME).equals(rows)
+    rec.out_of_memory = {("cuda", "style", "smoke", "fp32")}  # the GPU's memory ran out...
+    gpu.sweep(rec, plan, "cpu", "style", "smoke", "fp32", (2,))
+    assert len(rec.table()) > len(rows)  # ...which does not skip the host CPU's sweep
 
 
 def test_spent_budget_skips_every_task_with_a_note(tmp_path: Path) -> None:
@@ -139,3 +142,6 @@ def test_the_dry_plan_runs_on_cuda(tmp_path: Path, smoke_data: Path) -> None:
     assert (rows.loc[rows["benchmark"] == "memory", "median"] > 0).all()
     desc = json.loads((tmp_path / gpu.MACHINE_NAME).read_text())
     assert desc["gpu"]["total_memory_bytes"] > 0
+    failed = [n for n in rec.notes if "failed" in n["note"]]
+    assert not failed, failed  # every task ran: none broke on CUDA
+    assert {"rnn", "data_wait", "inference"} <= set(rows["benchmark"])

@@ -71,7 +71,8 @@ class GpuPlan:
     item_budget_s: float  # one measurement stops repeating past this (after 3 repeats)
     max_step_s: float  # a configuration stops growing once one of its steps takes this long
     budget_s: float  # the whole run; tasks that would start past it are skipped with a note
-    host_presets: tuple[str, ...] = ()  # last, with time left: the same sweep on the host's CPU
+    host_presets: tuple[str, ...] = ()  # with time left: the same sweep on the host's CPU
+    host_batch_sizes: tuple[int, ...] = ()  # the host CPU's batch sizes; () = batch_sizes
 
 
 GPU_PLANS: dict[str, GpuPlan] = {
@@ -93,7 +94,8 @@ GPU_PLANS: dict[str, GpuPlan] = {
         item_budget_s=2.0,
         max_step_s=6.0,
         budget_s=330.0,
-        host_presets=("book", "paper"),
+        host_presets=("paper", "book"),
+        host_batch_sizes=(1, 8, 64, 256),
     ),
     "dry": GpuPlan(
         name="dry",
@@ -130,7 +132,7 @@ class Recorder:
     ) -> None:
         self.out, self.info, self.device, self.clock = out, dict(info), device, clock
         self.run_id = new_run_id()
-        self.out_of_memory: set[tuple[str, str, str]] = set()  # (stage, preset, precision)
+        self.out_of_memory: set[tuple[str, ...]] = set()  # (device, stage, preset, precision)
         self.deadline = clock() + budget_s
         self.frames: list[pd.DataFrame] = []
         self.notes: list[dict[str, str]] = []
@@ -234,7 +236,7 @@ def sweep(
     if not precision_applies(stage, preset, precision):
         rec.note(item, f"skipped: the config trains the {stage} stage in fp32 only")
         return
-    if (stage, preset, precision) in rec.out_of_memory:
+    if (device, stage, preset, precision) in rec.out_of_memory:
         return  # its sweep ran out of memory already; that row is written
     variant = "ours" if precision == "fp32" else f"ours_{precision}"
     obj = timed_stage(stage, preset, "gru", device, precision=precision)
@@ -254,7 +256,7 @@ def sweep(
             at = Measurement((bs,))
             oom = make_row(rec.info, rec.run_id, "oom", "batch_size", at, batch_size=bs, **base)
             rec.rows(results_frame([dict(oom, phase="total")]))
-            rec.out_of_memory.add((stage, preset, precision))
+            rec.out_of_memory.add((device, stage, preset, precision))
             rec.note(item, f"out of memory at batch {bs}")
             break
         finally:
@@ -295,12 +297,18 @@ def _guarded(rec: Recorder, label: str, thunk: Callable[[], pd.DataFrame | None]
     print(f"done: {label} ({rec.clock() - started:.1f} s, {rec.left():.0f} s left)", flush=True)
 
 
+def peak_dtypes(device: str) -> tuple[str, ...]:
+    """The matmul peaks a run measures: on CUDA TF32 too, the fp32 RNN steps' own ceiling."""
+    cuda = str(device).startswith("cuda")
+    return ("float32", "tf32", "bfloat16") if cuda else ("float32", "bfloat16")
+
+
 def gpu_tasks(
     rec: Recorder, plan: GpuPlan, device: str, data_dir: Path | None
 ) -> list[tuple[str, Callable[[], pd.DataFrame | None]]]:
     """The run's (label, thunk) list in priority order: peak, sweeps, GRU/LSTM, inference,
-    data wait, the growth of every configuration until memory runs out, then (with time left)
-    the host CPU's sweeps, for a CPU against GPU comparison on one machine.
+    data wait, the host CPU's sweeps (a CPU against GPU comparison on one machine), then the
+    growth of every configuration until memory runs out.
 
     Long because it is the run's task list, one entry per benchmark, read top to bottom.
     """
@@ -308,7 +316,10 @@ def gpu_tasks(
     w, r = plan.warmup, plan.repeats
     configs = [(p, q, s) for q in plan.precisions for p in plan.presets for s in STAGES]
     tasks: list[tuple[str, Callable[[], pd.DataFrame | None]]] = [
-        ("matmul peak", lambda: bench_matmul(plan.matmul_size, device=device, **common)),
+        (
+            "matmul peak",
+            lambda: bench_matmul(plan.matmul_size, peak_dtypes(device), device, **common),
+        ),
     ]
     for preset, precision, stage in configs:
         label = f"training {stage} {preset} {precision}"
@@ -337,6 +348,15 @@ def gpu_tasks(
         )
     )
     tasks.append(("data wait", lambda: _data_wait(rec, plan, device, data_dir)))
+    host_sizes = plan.host_batch_sizes or plan.batch_sizes
+    host = [(p, s) for p in plan.host_presets for s in STAGES] if device != "cpu" else []
+    for preset, stage in host:
+        tasks.append(
+            (
+                f"training {stage} {preset} fp32 [cpu]",
+                lambda s=stage, p=preset: sweep(rec, plan, "cpu", s, p, "fp32", host_sizes),
+            )
+        )
     top = plan.batch_sizes[-1]
     for preset, precision, stage in configs:
         tasks.append(
@@ -345,14 +365,6 @@ def gpu_tasks(
                 lambda s=stage, p=preset, q=precision: sweep(
                     rec, plan, device, s, p, q, (2 * top,), grow=True
                 ),
-            )
-        )
-    host = [(p, s) for p in plan.host_presets for s in STAGES] if device != "cpu" else []
-    for preset, stage in host:
-        tasks.append(
-            (
-                f"training {stage} {preset} fp32 [cpu]",
-                lambda s=stage, p=preset: sweep(rec, plan, "cpu", s, p, "fp32", plan.batch_sizes),
             )
         )
     return tasks

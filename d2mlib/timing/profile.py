@@ -60,18 +60,26 @@ def bench_matmul(
     info: Mapping[str, Any] | None = None,
     run_id: str | None = None,
 ) -> pd.DataFrame:
-    """The machine's measured matmul FLOP/s: a (size x size) @ (size x size) torch.mm per dtype."""
+    """The machine's measured matmul FLOP/s: a (size x size) @ (size x size) torch.mm per dtype.
+
+    "tf32" is float32 with TensorFloat-32 matrix products allowed (as cuDNN's RNNs use them by
+    default on CUDA); "float32" is measured with them off."""
 
     info = info or machine_info()
     run_id = run_id or new_run_id()
     rows = []
     gen = torch.Generator().manual_seed(0)
+    before = torch.get_float32_matmul_precision()
     for name in dtypes:
-        dtype = getattr(torch, name)
+        dtype = torch.float32 if name == "tf32" else getattr(torch, name)
         a = torch.randn(size, size, generator=gen).to(device=device, dtype=dtype)
         b = torch.randn(size, size, generator=gen).to(device=device, dtype=dtype)
         flop = 2.0 * size**3
-        m = measure(lambda a=a, b=b: torch.mm(a, b), warmup, repeats, sync=sync_for(device))
+        torch.set_float32_matmul_precision("high" if name == "tf32" else "highest")
+        try:
+            m = measure(lambda a=a, b=b: torch.mm(a, b), warmup, repeats, sync=sync_for(device))
+        finally:
+            torch.set_float32_matmul_precision(before)
         variant = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(name, name)
         rows.append(
             make_row(
