@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from d2mlib import studies, timing
+from d2mlib import studies, timing, verdicts
+from d2mlib.errors import MetricError
 from d2mlib.timing.measure import Measurement
 
 gpu = studies.gpu
@@ -83,3 +85,47 @@ def test_side_by_side_speed_up_and_where_the_gpu_pays(tmp_path: Path) -> None:
 def test_a_gpu_slower_at_the_largest_batch_never_pays() -> None:
     df = _table({1: 0.01, 4: 0.01}, {1: 0.001, 4: 0.02})
     assert gpu.gpu_pays_from(gpu.cpu_gpu_table(df, "paper", "decomp")) is None
+
+
+def test_the_gpu_box_host_cpu_is_chosen_over_a_busier_cpu_machine() -> None:
+    df = _table({1: 0.01, 256: 2.0}, {1: 0.02, 256: 0.1})
+    host = df[df["device"] == "cuda"].assign(device="cpu", cuda_device=None, run_id="g")
+    host = host[host["benchmark"] == "training"].assign(median=4.0, q1=3.9, q3=4.1)
+    both = pd.concat([df, host], ignore_index=True)
+    assert gpu.gpu_machine(both) == "gpu-h200"
+    ours = gpu.cpu_gpu_table(both, "paper", "decomp", cpu_machine="gpu-h200")
+    assert ours.loc[256, "speed_up"] == 40.0  # the host's 4.0 s against the GPU's 0.1 s
+    laptop = gpu.cpu_gpu_table(both, "paper", "decomp", cpu_machine="laptop")
+    assert laptop.loc[256, "speed_up"] == 20.0
+    about = gpu.describe_gpu_run(both)
+    assert about["device"] == "NVIDIA H200" and about["cores"] == 16
+    assert about["machine"] == "gpu-h200" and len(about["date"]) == 10
+    with pytest.raises(MetricError, match="no CUDA rows"):
+        gpu.describe_gpu_run(df[df["device"] == "cpu"])
+    assert gpu.gpu_machine(df[df["device"] == "cpu"]) is None
+
+
+def test_the_speed_up_row_feeds_the_claim_rule() -> None:
+    # each time is measured as (s, 1.1 s, 0.9 s): quartiles 0.95 s and 1.05 s
+    df = _table({1: 0.02, 256: 2.0}, {1: 0.019, 256: 0.1})
+    table = gpu.cpu_gpu_table(df, "paper", "decomp")
+    fast = gpu.speed_up_row(table, 256)
+    assert np.isclose(np.exp(fast["effect"]), 20.0)
+    assert np.isclose(np.exp(fast["ci_low"]), 20.0 * 0.95 / 1.05)
+    assert np.isclose(np.exp(fast["ci_high"]), 20.0 * 1.05 / 0.95)
+    assert fast["differs"] and verdicts.claim_verdict(fast, "higher") == "confirmed"
+    tie = gpu.speed_up_row(table, 1)  # 1.05x, well inside the quartiles' spread
+    assert not tie["differs"] and verdicts.claim_verdict(tie, "higher") == "inconclusive"
+    missing = gpu.speed_up_row(table, 64)
+    assert (
+        np.isnan(missing["effect"]) and verdicts.claim_verdict(missing, "higher") == "inconclusive"
+    )
+
+
+def test_float32_steps_are_set_against_the_tf32_peak_when_measured() -> None:
+    df = _table({1: 0.01}, {1: 0.02, 512: 0.2})
+    peak = df[df["benchmark"] == "matmul_peak"].assign(variant="tf32", median=8e14)
+    shares = gpu.flop_shares(pd.concat([df, peak], ignore_index=True))
+    assert shares.loc[0, "peak_dtype"] == "tf32"
+    assert np.isclose(shares.loc[0, "share"], (1e12 * 512 / 0.2) / 8e14)
+    assert gpu.flop_shares(df).loc[0, "peak_dtype"] == "fp32"

@@ -95,8 +95,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "gpu",
         "student",
-        "Training is about 15x faster on a GPU than on a CPU (482 against 7,367 ms a step at "
-        "batch 256).",
+        "Training is faster on a GPU than on a CPU: about 15x at batch 256 (482 against "
+        "7,367 ms a step). The verdict judges the direction; the factor depends on both "
+        "machines and is measured beside it.",
         "timing",
         "Timing",
     ),
