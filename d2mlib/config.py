@@ -78,6 +78,7 @@ ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
 MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
 CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator read of a code
+CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -190,6 +191,7 @@ class ComposerConfig:
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
     code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
     dec_sd_init: float = 0.0  # > 0: the dance decoder's code posterior sd starts here; 0: as built
+    code_order: str = "sequence"  # "sorted"/"pooled": the dance latent cannot hold the timing
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -197,6 +199,7 @@ class ComposerConfig:
         check_choice(self, "style_source", STYLE_SOURCES)
         check_choice(self, "music_input", MUSIC_INPUTS)
         check_choice(self, "code_input", CODE_INPUTS)
+        check_choice(self, "code_order", CODE_ORDERS)
         check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
         check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
         check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
@@ -473,6 +476,7 @@ HASH_SKIP_DEFAULTS = {
     "w_dance_mmd": 0.0,
     "kl_movement": 1.0,
     "dec_sd_init": 0.0,
+    "code_order": "sequence",
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

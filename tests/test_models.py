@@ -540,6 +540,27 @@ def test_code_input_is_checked_and_changes_the_composer_run_hash():
     assert run_key("decomp", first) == run_key("decomp", base)
 
 
+@pytest.mark.parametrize("order", ["sorted", "pooled"])
+def test_an_order_free_dance_encoder_ignores_when_each_movement_happens(order):
+    cfg = smoke()
+    free = dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, code_order=order))
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(B, 5, cfg.dance_unit.z_movement, generator=gen)
+    codes = Gaussian(mu, torch.full_like(mu, -19.0))
+    shuffled = Gaussian(mu[:, torch.tensor([3, 0, 4, 1, 2])], codes.logvar)
+    with torch.no_grad():
+        enc_free, enc_seq = comp_stage(free).composer.dance_enc, comp_stage(cfg).composer.dance_enc
+        same = enc_free(codes).mu, enc_free(shuffled).mu
+        moved = enc_seq(codes).mu, enc_seq(shuffled).mu
+        other = enc_free(Gaussian(mu + 1.0, codes.logvar)).mu  # other movements: another latent
+    assert torch.allclose(*same, atol=1e-6)
+    assert (moved[0] - moved[1]).abs().max() > 1e-3  # the paper's encoder reads the order
+    assert (other - same[0]).abs().max() > 1e-3
+    assert run_key("comp", free) != run_key("comp", cfg)
+    with pytest.raises(ConfigError, match="code_order"):
+        dataclasses.replace(cfg.composer, code_order="reversed")
+
+
 def test_dec_sd_init_sets_where_the_decoders_code_sd_starts():
     cfg = smoke()
     start = dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, dec_sd_init=5e-5))

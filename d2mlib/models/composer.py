@@ -42,7 +42,10 @@ not the sampling noise, from the first step. ``dec_sd_init`` (0: as first built)
 same for the dance decoder's movement codes: the decomposition's own codes are nearly
 deterministic (a posterior sd of about 5e-5 in the book's), so a decoder that starts at sd 1
 samples codes that are mostly noise, and ``seq_recon`` (units decoded from those samples) learns
-from noise until the log-variance has come down.
+from noise until the log-variance has come down. ``code_order`` ("sequence": the paper's) lets
+the dance encoder read the codes sorted per dimension or pooled, so that the dance latent cannot
+carry when each movement happens and the decoder must take the timing from the music; neither
+is in the book's preset.
 
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
 extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
@@ -77,6 +80,18 @@ def code_features(codes: Gaussian, code_input: str) -> Tensor:
     """What the dance encoder and movement discriminator read of movement codes (B, n, z_m):
     their means with "mean", means and log-variances (B, n, 2 z_m) with "gaussian"."""
     return codes.mu if code_input == "mean" else torch.cat([codes.mu, codes.logvar], dim=2)
+
+
+def ordered_codes(x: Tensor, code_order: str) -> Tensor:
+    """Code features (B, n, D) in the order the dance encoder reads them: as danced with
+    "sequence"; each dimension's values sorted over the units with "sorted"; their mean at every
+    unit with "pooled". The last two are the same for any reordering of the units, so a latent
+    read from them cannot carry the dance's timing."""
+    if code_order == "sorted":
+        return x.sort(dim=1).values
+    if code_order == "pooled":
+        return x.mean(dim=1, keepdim=True).expand_as(x).contiguous()
+    return x
 
 
 def code_feature_dim(cfg: ComposerConfig, z_movement: int) -> int:
@@ -124,7 +139,7 @@ class DanceEncoder(nn.Module):
 
     def __init__(self, cfg: ComposerConfig, z_movement: int) -> None:
         super().__init__()
-        self.code_input = cfg.code_input
+        self.code_input, self.code_order = cfg.code_input, cfg.code_order
         self.rnn = make_rnn(cfg.rnn, code_feature_dim(cfg, z_movement), cfg.dance_enc_hidden)
         self.h0 = nn.Parameter(0.1 * torch.randn(1, 1, cfg.dance_enc_hidden))
         self.head = nn.Linear(cfg.dance_enc_hidden, 2 * cfg.z_dance)
@@ -133,7 +148,7 @@ class DanceEncoder(nn.Module):
 
     def forward(self, codes: Gaussian) -> Gaussian:
         """Posterior of the dance latent of each sequence, read at its last unit."""
-        x = code_features(codes, self.code_input)
+        x = ordered_codes(code_features(codes, self.code_input), self.code_order)
         out = run_rnn(self.rnn, x, self.h0.expand(-1, x.shape[0], -1).contiguous(), naive=False)
         mu, logvar = full(self.head(out[:, -1])).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
