@@ -7,14 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from d2mlib import config as C
 from d2mlib.models import CompStage, DanceUnit, StyleExtractor
 from d2mlib.timing import timed_config
-
-
-def with_precision(cfg: C.Config, precision: str) -> C.Config:
-    """The preset `cfg` names, its three stages trained at `precision`."""
-    return timed_config(cfg.preset, "gru", precision)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available on this machine")
@@ -22,7 +16,7 @@ def with_precision(cfg: C.Config, precision: str) -> C.Config:
 def test_comp_step_runs_on_cuda_like_on_cpu(precision: str) -> None:
     """The same weights score the same on both devices, and the training step, which
     backpropagates through the frozen (eval-mode) decoder where cuDNN has no backward, runs."""
-    cfg = with_precision(C.preset("smoke"), precision)
+    cfg = timed_config("smoke", "gru", precision)  # the smoke preset, trained at `precision`
     gen = torch.Generator().manual_seed(0)
     batch = (
         torch.randn(4, 3, 32, 28, generator=gen),

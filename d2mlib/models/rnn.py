@@ -222,6 +222,7 @@ def run_rnn(
         x = x.unsqueeze(1).repeat(1, steps, 1)
     state = (h0, torch.zeros_like(h0)) if isinstance(rnn, nn.LSTM) else h0
     frozen_with_grad = x.is_cuda and not rnn.training and torch.is_grad_enabled()
-    no_cudnn = torch.backends.cudnn.flags(enabled=False) if frozen_with_grad else None
-    with no_cudnn or contextlib.nullcontext():
+    with (
+        torch.backends.cudnn.flags(enabled=False) if frozen_with_grad else contextlib.nullcontext()
+    ):
         return rnn(x, state)[0]

@@ -68,14 +68,9 @@ def step_times(
     return rows.sort_values("batch_size").reset_index(drop=True)
 
 
-def gpu_machine(df: pd.DataFrame) -> str | None:
-    """The machine label of the table's CUDA rows (the GPU box), or None without any."""
-    cuda = df[df["device"].astype(str).str.startswith("cuda")]
-    return str(_one_machine(cuda)["machine"].iloc[0]) if len(cuda) else None
-
-
 def describe_gpu_run(df: pd.DataFrame) -> dict[str, str | int]:
-    """The GPU run's machine and date from its rows: device, host CPU, cores, torch, day, run."""
+    """The GPU run's machine and date from its rows: device, host CPU, its cores and the torch
+    threads the run used, torch, day, run id and machine label."""
     cuda = df[df["device"].astype(str).str.startswith("cuda")]
     if cuda.empty:
         raise MetricError("describe_gpu_run: the table has no CUDA rows")
@@ -84,6 +79,7 @@ def describe_gpu_run(df: pd.DataFrame) -> dict[str, str | int]:
         "device": str(first["cuda_device"]),
         "cpu": str(first["cpu"]),
         "cores": int(first["logical_cores"]),
+        "threads": int(first["torch_threads"]),
         "torch": str(first["torch_version"]),
         "date": str(first["timestamp"])[:10],
         "run_id": str(first["run_id"]),
