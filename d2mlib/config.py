@@ -79,6 +79,8 @@ STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music'
 MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
 CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator read of a code
 CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
+DANCE_VIEWS = ("same", "shifted")  # which frames its dance encoder reads (models.composer)
+PRIORS = ("learned", "bank")  # where a composed dance's latent comes from (models.composer)
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -192,6 +194,9 @@ class ComposerConfig:
     code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
     dec_sd_init: float = 0.0  # > 0: the dance decoder's code posterior sd starts here; 0: as built
     code_order: str = "sequence"  # "sorted"/"pooled": the dance latent cannot hold the timing
+    dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
+    prior: str = "learned"  # or "bank": composed latents drawn from training dances' latents
+    bank_size: int = 2048  # training-dance latents a "bank" run keeps
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -200,6 +205,9 @@ class ComposerConfig:
         check_choice(self, "music_input", MUSIC_INPUTS)
         check_choice(self, "code_input", CODE_INPUTS)
         check_choice(self, "code_order", CODE_ORDERS)
+        check_choice(self, "dance_view", DANCE_VIEWS)
+        check_choice(self, "prior", PRIORS)
+        check_positive(self, "bank_size")
         check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
         check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
         check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
@@ -381,6 +389,37 @@ def preset(name: str) -> Config:
 _preset = preset  # make_config's `preset` argument shadows the function
 
 
+BANK_STEPS = {"book": 2400, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
+
+
+def bank_recipe(cfg: Config) -> Config:
+    """`cfg`'s composer trained as an autoencoder that composes from a bank of latents.
+
+    Its dance encoder and decoder learn to rebuild real movement-code sequences with their
+    music (`w_mov_recon`, `w_seq_recon`), and nothing else: no discriminators, KL, alignment or
+    style terms. A composed dance's latent is drawn from the training dances' own latents of the
+    music's style (`prior="bank"`) instead of the style encoder's. Learning rate 1e-3 along a
+    cosine, a dance latent of 512, the decoder's code sd starting near the decomposition's
+    (about 5e-5 in the book's), and `BANK_STEPS` steps (the book's: what a cold build affords).
+    Not the paper's recipe: chosen by measurements of composers made outside the book's build."""
+    c = dataclasses.replace(
+        cfg.composer,
+        w_gan=0.0,
+        w_dance_gan=0.0,
+        w_kl=0.0,
+        w_kl_dance=0.0,
+        w_mov_dist=0.0,
+        w_style_reg=0.0,
+        w_dance_mmd=0.0,
+        z_dance=max(cfg.composer.z_dance, 512) if cfg.preset != "smoke" else cfg.composer.z_dance,
+        dec_sd_init=7.5e-5,
+        prior="bank",
+    )
+    steps = BANK_STEPS.get(cfg.preset, cfg.train_comp.steps)
+    t = dataclasses.replace(cfg.train_comp, lr=1e-3, lr_schedule="cosine", steps=steps)
+    return dataclasses.replace(cfg, composer=c, train_comp=t)
+
+
 def ablation(cfg: Config, name: str) -> Config:
     """`cfg` with one composer loss switched off: "no_style_regressor", "no_movement_alignment",
     "no_dance_alignment" (the dance-latent discriminator) or "none"."""
@@ -477,6 +516,9 @@ HASH_SKIP_DEFAULTS = {
     "kl_movement": 1.0,
     "dec_sd_init": 0.0,
     "code_order": "sequence",
+    "dance_view": "same",
+    "prior": "learned",
+    "bank_size": 2048,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

@@ -327,9 +327,10 @@ class DanceGenerator:
                 labels = torch.full((len(windows),), int(style), device=self.device)
                 n_classes = self.style.cfg.num_classes
                 codes = oracle_codes(labels, self.composer.cfg.style_dim, n_classes)
-            else:
+            else:  # a bank run draws latents of the style the whole song sounds like
                 codes = self.style.code(windows)
-            z_mov = self.composer.generate(codes, windows, WINDOW_UNITS, generator=gen)
+                labels = probs.argmax().expand(len(windows))
+            z_mov = self.composer.generate(codes, windows, WINDOW_UNITS, gen, labels)
             poses = self._decode_units(z_mov.reshape(n_units, -1), pose0, n_frames)
         if warp and len(music.beat_times):
             poses = align_to_beats(poses, seconds_to_frames(music.beat_times), max_shift)

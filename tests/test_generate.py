@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from d2mlib import beats, generate
-from d2mlib.errors import ConfigError, DataError
+from d2mlib.errors import CheckpointError, ConfigError, DataError
 
 # --------------------------------------------------------------------------- beat warping
 
@@ -236,6 +236,36 @@ def test_an_oracle_composer_needs_the_true_style_and_follows_it(untrained, music
     b = oracle.compose(music, seed=0, warp=False, style=2).poses
     assert a.shape == b.shape and not np.allclose(a, b)
     np.testing.assert_array_equal(a, oracle.compose(music, seed=0, warp=False, style=0).poses)
+
+
+def test_a_bank_composer_draws_its_latents_from_the_bank_of_the_songs_style(untrained, music):
+    """A "bank" run composes from training latents of the style the song sounds like."""
+    import torch
+
+    from d2mlib.models import Composer
+
+    cfg = dataclasses.replace(untrained.composer.cfg, prior="bank", bank_size=4)
+    composer = Composer(cfg, untrained.dance_unit.cfg.z_movement, untrained.style.cfg.feature_dim)
+    composer.load_state_dict(untrained.composer.state_dict(), strict=False)
+    banked = copy.copy(untrained)
+    banked.composer = composer.eval()
+    pose = untrained.initial_pose(0)
+    with pytest.raises(CheckpointError, match="no bank"):
+        banked.compose(music, seed=0, init_pose=pose, warp=False)
+    label = int(np.argmax(untrained.compose(music, seed=0, warp=False).style_probs))
+    z = torch.randn(4, cfg.z_dance, generator=torch.Generator().manual_seed(0))
+    composer.remember(z, torch.tensor([label, label, (label + 1) % 3, (label + 1) % 3]))
+    a = banked.compose(music, seed=0, init_pose=pose, warp=False).poses
+    np.testing.assert_array_equal(
+        a, banked.compose(music, seed=0, init_pose=pose, warp=False).poses
+    )
+    composer.bank_z[:2] = z[2:]  # the song's style now keeps the other style's latents
+    b = banked.compose(music, seed=0, init_pose=pose, warp=False).poses
+    composer.bank_z[:2] = z[:2]
+    composer.bank_z[2:] = z[:2]  # the other style's latents do not matter
+    c = banked.compose(music, seed=0, init_pose=pose, warp=False).poses
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(a, c, atol=1e-5)
 
 
 def test_composer_codes_measures_spread_and_error_against_the_real_codes(untrained, smoke_data):

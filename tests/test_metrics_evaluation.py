@@ -117,3 +117,19 @@ def test_find_systems_prefers_the_main_run_over_a_shorter_newer_one(tmp_path) ->
     fake_run("comp-abl", config.ablation(cfg, "no_style_regressor"), 128, 1500.0)
     found = M.find_systems(tmp_path)
     assert found == {"full": tmp_path / "comp-main", "no_style_regressor": tmp_path / "comp-abl"}
+    fake_run("comp-bank", config.bank_recipe(cfg), 8, 2500.0)  # every ablation's weights are 0
+    assert M.find_systems(tmp_path)[M.BANK_SYSTEM] == tmp_path / "comp-bank"
+
+
+def test_the_bank_recipe_trains_only_the_autoencoder_and_composes_from_a_bank() -> None:
+    cfg = config.bank_recipe(config.preset("book"))
+    c = cfg.composer
+    assert c.prior == "bank" and c.w_mov_recon > 0 and c.w_seq_recon > 0
+    assert c.w_gan == c.w_dance_gan == c.w_kl == c.w_kl_dance == c.w_mov_dist == 0
+    assert c.w_style_reg == 0 and c.z_dance == 512
+    assert cfg.train_comp.steps == config.BANK_STEPS["book"] and cfg.train_comp.lr == 1e-3
+    assert M.ablation_name(cfg) == M.BANK_SYSTEM
+    assert M.ablation_name(config.preset("book")) == "full"
+    smoke = config.bank_recipe(config.preset("smoke"))
+    assert smoke.train_comp.steps == config.BANK_STEPS["smoke"]
+    assert smoke.composer.z_dance == config.preset("smoke").composer.z_dance

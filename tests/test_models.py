@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from d2mlib.config import ablation, preset
-from d2mlib.errors import ConfigError
+from d2mlib.errors import CheckpointError, ConfigError
 from d2mlib.models import (
     Composer,
     CompStage,
@@ -575,3 +575,91 @@ def test_dec_sd_init_sets_where_the_decoders_code_sd_starts():
     assert run_key("comp", start) != run_key("comp", cfg)
     with pytest.raises(ConfigError, match="dec_sd_init"):
         dataclasses.replace(cfg.composer, dec_sd_init=-1.0)
+
+
+def bank_config(size: int = 8):
+    """The smoke config with a latent bank of `size` training latents."""
+    cfg = smoke()
+    return dataclasses.replace(
+        cfg, composer=dataclasses.replace(cfg.composer, prior="bank", bank_size=size)
+    )
+
+
+def test_a_bank_composer_keeps_the_latents_of_its_latest_training_windows():
+    cfg = bank_config(size=8)
+    stage = comp_stage(cfg)
+    batch = sequence_batch(3)  # B = 6 windows of 3 units each step
+    stage.training_step(sequence_batch(4), 0)  # sequences of 4: not what generation draws from
+    assert int(stage.composer.bank_seen) == 0
+    stage.training_step(batch, 1)
+    bank = stage.composer
+    with torch.no_grad():  # the step keeps the latents its forward pass read, before its update
+        units, _, styles = batch
+        q_mov = stage.dance_unit.encode(units.reshape(-1, *units.shape[2:]))[1]
+        real = Gaussian(q_mov.mu.view(B, 3, -1), q_mov.logvar.view(B, 3, -1))
+        latest = bank.dance_enc(real).mu
+    stage.training_step(batch, 2)
+    assert int(bank.bank_seen) == 2 * B  # a ring of 8: rows 6, 7, then 0..3 again
+    rows = torch.tensor([6, 7, 0, 1, 2, 3])
+    assert torch.allclose(bank.bank_z[rows], latest, atol=1e-5)
+    assert torch.equal(bank.bank_style[rows], styles)
+    saved = {k: v.clone() for k, v in bank.state_dict().items() if k.startswith("bank_")}
+    assert set(saved) == {"bank_z", "bank_style", "bank_seen"}  # checkpoints carry the bank
+
+
+def test_a_bank_composer_draws_latents_of_the_asked_style_reproducibly():
+    cfg = bank_config(size=6)
+    composer = comp_stage(cfg).composer
+    z = torch.arange(6, dtype=torch.float32)[:, None].expand(6, cfg.composer.z_dance)
+    composer.remember(z, torch.tensor([0, 0, 1, 1, 1, 0]))
+    labels = torch.tensor([1] * 40 + [0] * 40)
+    drawn = composer.bank_latents(labels, torch.Generator().manual_seed(3))[:, 0]
+    assert set(drawn[:40].tolist()) == {2.0, 3.0, 4.0}  # every style-1 latent, and only those
+    assert set(drawn[40:].tolist()) == {0.0, 1.0, 5.0}
+    again = composer.bank_latents(labels, torch.Generator().manual_seed(3))[:, 0]
+    assert torch.equal(drawn, again)
+    missing = composer.bank_latents(torch.tensor([2] * 30), torch.Generator().manual_seed(0))
+    assert len(set(missing[:, 0].tolist())) > 1  # a style it never saw: any kept latent
+    audio = torch.zeros(2, 3 * 32, cfg.style.feature_dim)
+    style = torch.zeros(2, cfg.composer.style_dim)
+    codes = composer.generate(style, audio, 3, torch.Generator().manual_seed(0), labels[:2])
+    assert codes.shape == (2, 3, cfg.dance_unit.z_movement)
+    with pytest.raises(ConfigError, match="labels"):
+        composer.generate(style, audio, 3)
+
+
+def test_an_empty_bank_and_a_bad_prior_raise_our_errors():
+    cfg = bank_config()
+    with pytest.raises(CheckpointError, match="no bank"):
+        comp_stage(cfg).composer.bank_latents(torch.tensor([0]))
+    with pytest.raises(CheckpointError, match="no bank"):  # the paper's prior keeps none
+        comp_stage(smoke()).composer.bank_latents(torch.tensor([0]))
+    assert run_key("comp", cfg) != run_key("comp", smoke())
+    with pytest.raises(ConfigError, match="prior"):
+        dataclasses.replace(cfg.composer, prior="uniform")
+    with pytest.raises(ConfigError, match="bank_size"):
+        dataclasses.replace(cfg.composer, bank_size=0)
+
+
+def test_a_shifted_dance_view_encodes_the_units_that_start_later():
+    cfg = smoke()
+    shifted = dataclasses.replace(
+        cfg, composer=dataclasses.replace(cfg.composer, dance_view="shifted")
+    )
+    stage = comp_stage(shifted)
+    units, audio, styles = sequence_batch(3)
+    f = stage.forward((units, audio, styles), sample=False)
+    later = units.reshape(B, 3 * 32, -1)[:, 16 : 16 + 2 * 32].reshape(B * 2, 32, -1)
+    with torch.no_grad():
+        q_mov = stage.dance_unit.encode(later)[1]
+        want = stage.composer.dance_enc(
+            Gaussian(q_mov.mu.view(B, 2, -1), q_mov.logvar.view(B, 2, -1))
+        )
+        same = comp_stage(cfg).forward((units, audio, styles), sample=False)["q_dance"].mu
+    assert torch.allclose(f["q_dance"].mu, want.mu, atol=1e-6)
+    assert (f["q_dance"].mu - same).abs().max() > 1e-3  # not the units' own codes
+    assert f["recon"].mu.shape[1] == 3  # it still rebuilds every unit of the sequence
+    finite_scalars(stage.training_step((units, audio, styles), 0))
+    assert run_key("comp", shifted) != run_key("comp", cfg)
+    with pytest.raises(ConfigError, match="dance_view"):
+        dataclasses.replace(cfg.composer, dance_view="mirrored")

@@ -95,14 +95,12 @@ from d2mlib.metrics.evaluation import (
     TABLE_COLUMNS,
     TRUE_BEAT_METRICS,
     DanceSampler,
-    ablation_name,
     cached_sampler,
     clip_beat_scores,
     comp_recon_table,
     dance_classifier_for_data,
     evaluate,
     evaluate_systems,
-    find_systems,
     floor_samplers,
     generator_sampler,
     main,
@@ -127,6 +125,7 @@ from d2mlib.metrics.features import (
     normalise_by_real,
 )
 from d2mlib.metrics.frechet import FRECHET_EPS, fid_from_features, frechet_distance
+from d2mlib.metrics.systems import BANK_SYSTEM, ablation_name, find_systems
 from d2mlib.validate import check_dance, check_dance_set
 
 __all__ = [
@@ -151,6 +150,7 @@ __all__ = [
     "PER_CLIP_METRICS",
     "TABLE_COLUMNS",
     "TRUE_BEAT_METRICS",
+    "BANK_SYSTEM",
     "ablation_name",
     "balanced_order",
     "beat_align_score",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from d2mlib import config as cfgmod
 from d2mlib import generate, skeleton
 from d2mlib._io import atomic_path
 from d2mlib.beats import align_to_beats, beat_metrics, seconds_to_frames
-from d2mlib.data.layout import data_identity
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import ConfigError
 from d2mlib.metrics.baselines import (
@@ -51,11 +48,10 @@ from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.metrics.field_beats import bailando_beat_align_score, fact_beat_align_score
 from d2mlib.metrics.field_features import kinetic_features_aist
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.train.runs import DONE_MARKER
+from d2mlib.metrics.systems import find_systems
 from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
-    from d2mlib.config import Config
     from d2mlib.generate import DanceGenerator
 
 CORE_METRICS: tuple[str, ...] = (
@@ -448,63 +444,16 @@ def unit_recon_table(
 
 
 def comp_recon_table(
-    generator: DanceGenerator, data: EvalData, classifier: DanceClassifier, config: EvalConfig
+    generator: DanceGenerator,
+    data: EvalData,
+    classifier: DanceClassifier,
+    config: EvalConfig,
+    name: str = "comp_recon",
 ) -> pd.DataFrame:
-    """Rows of "comp_recon": the real evaluated dances rebuilt through the composer's own
+    """Rows of `name`: the real evaluated dances rebuilt through the composer's own
     autoencoder (`composer_reconstruction_ceiling`), scored like the dataset."""
     dances = composer_reconstruction_ceiling(generator, data)
-    return score_fixed("comp_recon", dances, data, classifier, config)
-
-
-def ablation_name(cfg: Config) -> str:
-    """ "full", or the ablation (d2mlib.config.ABLATIONS) a composition config switches on."""
-
-    for name in cfgmod.ABLATIONS:
-        if cfgmod.ablation(cfg, name).composer == cfg.composer:
-            return name
-    return "full"
-
-
-def _steps(done: Path) -> int:
-    """Training steps a finished run recorded in its done marker (0 when unreadable)."""
-    try:
-        return int(json.loads(done.read_text(encoding="utf-8")).get("step", 0))
-    except (OSError, ValueError, AttributeError):
-        return 0
-
-
-def find_systems(
-    runs_dir: str | Path, data_dir: str | Path | None = None, preset: str | None = None
-) -> dict[str, Path]:
-    """The longest-trained finished composition run per system ("full" and each ablation) under
-    `runs_dir`, the newest among equals: the main run, not a shorter ablation-study run of the
-    same config.
-
-    Only runs trained on `data_dir` (when given) and of `preset` (when given) count.
-    """
-
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return {}
-    want = data_identity(data_dir) if data_dir is not None else None
-    best: dict[str, tuple[int, float, Path]] = {}
-    for path in sorted(runs_dir.glob("comp-*")):
-        done, info_path = path / DONE_MARKER, path / "run.json"
-        if not (done.is_file() and info_path.is_file() and (path / "config.yaml").is_file()):
-            continue
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if want is not None and info.get("data") != want:
-            continue
-        if preset is not None and info.get("preset") != preset:
-            continue
-        name = ablation_name(cfgmod.from_yaml(path / "config.yaml"))
-        key = (_steps(done), done.stat().st_mtime, path)
-        if name not in best or key[:2] > best[name][:2]:
-            best[name] = key
-    return {name: best[name][2] for name in sorted(best, key=lambda n: (n != "full", n))}
+    return score_fixed(name, dances, data, classifier, config)
 
 
 def derived_seed(*key: int) -> int:

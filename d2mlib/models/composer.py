@@ -47,6 +47,15 @@ the dance encoder read the codes sorted per dimension or pooled, so that the dan
 carry when each movement happens and the decoder must take the timing from the music; neither
 is in the book's preset.
 
+Where a composed dance's latent comes from is ``prior``: "learned" (the paper's: the music-style
+encoder, from the style code and noise) or "bank" (`config.bank_recipe`): a ring of the dance
+latents the encoder gave the last `bank_size` training sequences of `BANK_UNITS` units (the
+latents are kept as buffers, so checkpoints carry them), drawn at random among those of the
+music's style. A learned prior that never saw where the decoder's latents lie composes from
+places the decoder was never trained on; the bank composes from where it was. ``dance_view``
+"shifted" (not the paper's; off by default) has the dance encoder read the n-1 units that
+start a random 1..31 frames later, so the latent cannot say where the rebuilt units' beats fall.
+
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
 extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
 the test of the student's "style understanding is the bottleneck"), and
@@ -66,12 +75,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from d2mlib.config import ComposerConfig, Config, resolve_device
+from d2mlib.errors import CheckpointError, ConfigError
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.schedule import lr_schedulers
 from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
+BANK_UNITS = 3  # a "bank" run keeps the latents of sequences this long (generate.WINDOW_UNITS)
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
 LOGVAR_INIT = -6.0  # where the dance encoder's log-variance head starts: a posterior sd of 0.05
 
@@ -246,6 +257,39 @@ class Composer(nn.Module):
         self.dance_enc = DanceEncoder(cfg, z_movement)
         self.dance_dec = DanceDecoder(cfg, z_movement)
         self.regressor = StyleRegressor(cfg)
+        if cfg.prior == "bank":  # buffers, so that checkpoints carry the bank
+            self.register_buffer("bank_z", torch.zeros(cfg.bank_size, cfg.z_dance))
+            self.register_buffer("bank_style", torch.full((cfg.bank_size,), -1, dtype=torch.long))
+            self.register_buffer("bank_seen", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def remember(self, z_dance: Tensor, styles: Tensor) -> None:
+        """Keep dance latents (B, z_dance) of training sequences and their styles (B,) in the
+        bank, a ring of the `bank_size` most recent; a no-op unless `prior` is "bank"."""
+        if self.cfg.prior != "bank":
+            return
+        size = self.cfg.bank_size
+        z, labels = z_dance.detach()[-size:], styles.detach()[-size:]
+        rows = (self.bank_seen + torch.arange(len(z), device=z.device)) % size
+        self.bank_z[rows] = z.to(self.bank_z.dtype)
+        self.bank_style[rows] = labels.to(self.bank_style.device, torch.long)
+        self.bank_seen += len(z)
+
+    def bank_latents(self, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Dance latents (B, z_dance) drawn from the bank, each among the kept latents of its
+        style label (B,), or among all kept latents where that style has none."""
+        if self.cfg.prior != "bank" or int(self.bank_seen) == 0:
+            raise CheckpointError("this composer keeps no bank of dance latents to draw from")
+        kept = min(int(self.bank_seen), self.cfg.bank_size)
+        styles = self.bank_style[:kept]
+        rows = []
+        for label in labels.tolist():
+            pool = torch.nonzero(styles == int(label)).flatten()
+            if len(pool) == 0:
+                pool = torch.arange(kept, device=styles.device)
+            pick = torch.randint(len(pool), (1,), generator=generator, device=pool.device)
+            rows.append(pool[pick])
+        return self.bank_z[torch.cat(rows)]
 
     def dance_latent(self, style_code: Tensor, noise: Tensor) -> Gaussian:
         """Dance-latent posterior from a style code and noise (B, noise_dim)."""
@@ -262,14 +306,21 @@ class Composer(nn.Module):
         audio: Tensor,
         n_units: int,
         generator: torch.Generator | None = None,
+        labels: Tensor | None = None,
     ) -> Tensor:
         """Sampled movement codes (B, n_units, z_movement) for style codes (B, 30) and their music
-        (B, n_units*32, 28), normalised features; all randomness from `generator`."""
+        (B, n_units*32, 28), normalised features; all randomness from `generator`. A "bank" run
+        draws each dance latent from the training latents of its style label (`labels` (B,))."""
         dev = style_code.device
-        noise = torch.randn(
-            style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
-        )
-        z_dance = self.dance_latent(style_code, noise).sample(generator=generator)
+        if self.cfg.prior == "bank":
+            if labels is None:
+                raise ConfigError("a composer with a latent bank composes to style labels=")
+            z_dance = self.bank_latents(labels, generator)
+        else:
+            noise = torch.randn(
+                style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
+            )
+            z_dance = self.dance_latent(style_code, noise).sample(generator=generator)
         music = unit_audio_summary(audio, n_units, self.cfg.music_input)
         codes = self.movement_codes(z_dance, music)
         return codes.sample(generator=generator)
@@ -336,7 +387,11 @@ class CompStage:
             "composer": torch.optim.Adam(self.composer.parameters(), lr=tcfg.lr, betas=betas),
             "discriminators": torch.optim.Adam(disc_params, lr=tcfg.lr, betas=betas),
         }
-        self._scheds = lr_schedulers(self._opts, cfg.train_comp)
+        w = cfg.composer
+        stepped = {
+            k: o for k, o in self._opts.items() if k == "composer" or w.w_gan or w.w_dance_gan
+        }
+        self._scheds = lr_schedulers(stepped, cfg.train_comp)  # an idle optimiser has none
 
     def modules(self) -> dict[str, nn.Module]:
         """The trained modules by checkpoint key (the frozen ones are not saved here)."""
@@ -361,6 +416,24 @@ class CompStage:
     def _randn(self, *shape: int) -> Tensor:
         return torch.randn(shape, generator=self.generator, device=self.device)
 
+    def _dance_view(self, units: Tensor, real: Gaussian, sample: bool) -> Gaussian:
+        """The movement codes the dance encoder reads: the units' own ("same"), or with
+        "shifted" those of the n-1 units that start a random 1..31 frames later (16 without
+        sampling), whose timing says nothing about where the rebuilt units' beats fall."""
+        if self.cfg.composer.dance_view == "same":
+            return real
+        b, n, frames, pose = units.shape
+        if n < 2:
+            raise ConfigError("a shifted dance view needs sequences of at least 2 units")
+        shift = frames // 2
+        if sample:
+            shift = int(
+                torch.randint(1, frames, (1,), generator=self.generator, device=self.device)
+            )
+        flat = units.reshape(b, n * frames, pose)[:, shift : shift + (n - 1) * frames]
+        _, q_mov = self.dance_unit.encode(flat.reshape(b * (n - 1), frames, pose))
+        return Gaussian(q_mov.mu.view(b, n - 1, -1), q_mov.logvar.view(b, n - 1, -1))
+
     def forward(self, batch: tuple[Tensor, Tensor, Tensor], sample: bool = True) -> dict:
         """Everything one step needs: frozen codes, real and music-derived latents and codes."""
         units, audio = (t.to(self.device, non_blocking=True) for t in batch[:2])
@@ -371,9 +444,10 @@ class CompStage:
             q_init, q_mov = self.dance_unit.encode(units.reshape(b * n, frames, pose))
             z_init = q_init.sample(eps(b * n, q_init.mu.shape[1]))
             real = Gaussian(q_mov.mu.view(b, n, -1), q_mov.logvar.view(b, n, -1))
+            seen = self._dance_view(units, real, sample)
         music = unit_audio_summary(audio, n, self.cfg.composer.music_input)
         c = self.composer
-        q_dance = c.dance_enc(real)
+        q_dance = c.dance_enc(seen)
         z_dance = q_dance.sample(eps(b, self.cfg.composer.z_dance))
         recon = c.movement_codes(z_dance, music)
         q_fake = c.dance_latent(style_code, eps(b, self.cfg.composer.noise_dim))
@@ -460,6 +534,8 @@ class CompStage:
         with autocast_for(self.device, self.cfg.train_comp.precision):
             f = self.forward(batch)
             d_terms = self.discriminator_losses(f)
+        if f["units"].shape[1] == BANK_UNITS:
+            self.composer.remember(f["q_dance"].mu.float(), batch[2])
         out: dict[str, Tensor] = {}
         if d_terms:
             opt_d = self._opts["discriminators"]
