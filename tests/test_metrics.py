@@ -468,9 +468,9 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
 
     runs = tmp_path / "runs"
     cfg = config.preset("smoke")
-    for c in (cfg, config.ablation(cfg, "no_style_regressor")):
+    for c in (cfg, config.ablation(cfg, "no_style_regressor"), config.bank_recipe(cfg)):
         train.train_stage("comp", c, smoke_data, runs, progress=False)
-    assert set(M.find_systems(runs, smoke_data)) == {"full", "no_style_regressor"}
+    assert set(M.find_systems(runs, smoke_data)) == {"full", "no_style_regressor", "bank"}
     out = tmp_path / "table.csv"
     argv = ["--run", str(runs), "--data", str(smoke_data), "--out", str(out), "--quiet"]
     argv += ["--seeds", "2", "--max-clips", "6", "--music-beats", "meta"]
@@ -480,6 +480,7 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     systems = {"dataset", "unit_recon", "comp_recon", "full", "full_warped", "retrieval"}
     systems |= {"random_units"}
     systems |= {"no_style_regressor", "retrieval_warped", "random_units_warped"}
+    systems |= {"bank", "bank_recon"}
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)
     assert table["value"].notna().all()

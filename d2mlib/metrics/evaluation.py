@@ -48,7 +48,7 @@ from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.metrics.field_beats import bailando_beat_align_score, fact_beat_align_score
 from d2mlib.metrics.field_features import kinetic_features_aist
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.metrics.systems import find_systems
+from d2mlib.metrics.systems import BANK_SYSTEM, find_systems
 from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
@@ -409,10 +409,11 @@ def evaluate(
 
     `systems` maps a name to a sampler (seed, sample, clips) -> dances, one per evaluated piece
     of music (see `load_eval_data`); by default `model_systems`: the full model unwarped
-    ("full"), the same dances beat-warped ("full_warped") and every ablation found under
-    `runs_dir`, unwarped; then the floors are scored warped too (`retrieval_warped`,
+    ("full"), the same dances beat-warped ("full_warped") and every ablation and bank composer
+    found under `runs_dir`, unwarped; then the floors are scored warped too (`retrieval_warped`,
     `random_units_warped`), and "unit_recon" (`unit_recon_table`) and "comp_recon"
-    (`comp_recon_table`) are added when a full run exists. The dance classifier is trained once
+    (`comp_recon_table`) are added when a full run exists, "bank_recon" when a bank run does
+    (its autoencoder's `comp_recon`). The dance classifier is trained once
     per dataset and cached under `runs_dir`.
     Returns the tidy DataFrame (TABLE_COLUMNS).
     """
@@ -427,6 +428,9 @@ def evaluate(
             gen = generate.DanceGenerator.from_run(found["full"], device="cpu")
             extra.append(unit_recon_table(gen, data, classifier, config))
             extra.append(comp_recon_table(gen, data, classifier, config))
+        if BANK_SYSTEM in found:
+            gen = generate.DanceGenerator.from_run(found[BANK_SYSTEM], device="cpu")
+            extra.append(comp_recon_table(gen, data, classifier, config, f"{BANK_SYSTEM}_recon"))
     warped = any(name.endswith("_warped") for name in systems)
     table = evaluate_systems(
         data, classifier, systems, seeds, config, progress=progress, warped_floors=warped
