@@ -390,6 +390,7 @@ _preset = preset  # make_config's `preset` argument shadows the function
 
 
 BANK_STEPS = {"book": 2400, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
+BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else the cfg's)
 
 
 def bank_recipe(cfg: Config) -> Config:
@@ -399,7 +400,7 @@ def bank_recipe(cfg: Config) -> Config:
     music (`w_mov_recon`, `w_seq_recon`), and nothing else: no discriminators, KL, alignment or
     style terms. A composed dance's latent is drawn from the training dances' own latents of the
     music's style (`prior="bank"`) instead of the style encoder's. Learning rate 1e-3 along a
-    cosine, a dance latent of 512, the decoder's code sd starting near the decomposition's
+    cosine, a dance latent of 512 in the book (`BANK_Z_DANCE`), the decoder's code sd starting near the decomposition's
     (about 5e-5 in the book's), and `BANK_STEPS` steps (the book's: what a cold build affords).
     Not the paper's recipe: chosen by measurements of composers made outside the book's build."""
     c = dataclasses.replace(
@@ -411,7 +412,7 @@ def bank_recipe(cfg: Config) -> Config:
         w_mov_dist=0.0,
         w_style_reg=0.0,
         w_dance_mmd=0.0,
-        z_dance=max(cfg.composer.z_dance, 512) if cfg.preset != "smoke" else cfg.composer.z_dance,
+        z_dance=BANK_Z_DANCE.get(cfg.preset, cfg.composer.z_dance),
         dec_sd_init=7.5e-5,
         prior="bank",
     )

@@ -34,11 +34,10 @@ from d2mlib._io import write_bytes
 from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, seconds_to_frames
 from d2mlib.config import STYLES, resolve_device
 from d2mlib.errors import CheckpointError, ConfigError, DataError
+from d2mlib.models.composer import WINDOW_UNITS
 from d2mlib.models.style import oracle_codes
 from d2mlib.skeleton import FPS, UNIT_FRAMES
 from d2mlib.train.runs import find_run, load_run
-
-WINDOW_UNITS = 3  # units composed together, as in the original demo
 
 
 @dataclass(frozen=True, eq=False)

@@ -49,7 +49,7 @@ is in the book's preset.
 
 Where a composed dance's latent comes from is ``prior``: "learned" (the paper's: the music-style
 encoder, from the style code and noise) or "bank" (`config.bank_recipe`): a ring of the dance
-latents the encoder gave the last `bank_size` training sequences of `BANK_UNITS` units (the
+latents the encoder gave the last `bank_size` training sequences of `WINDOW_UNITS` units (the
 latents are kept as buffers, so checkpoints carry them), drawn at random among those of the
 music's style. A learned prior that never saw where the decoder's latents lie composes from
 places the decoder was never trained on; the bank composes from where it was. ``dance_view``
@@ -82,7 +82,8 @@ from d2mlib.models.schedule import lr_schedulers
 from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
-BANK_UNITS = 3  # a "bank" run keeps the latents of sequences this long (generate.WINDOW_UNITS)
+WINDOW_UNITS = 3  # units composed together (generate), as in the original demo; a bank keeps
+# the latents of training sequences this long
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
 LOGVAR_INIT = -6.0  # where the dance encoder's log-variance head starts: a posterior sd of 0.05
 
@@ -534,7 +535,7 @@ class CompStage:
         with autocast_for(self.device, self.cfg.train_comp.precision):
             f = self.forward(batch)
             d_terms = self.discriminator_losses(f)
-        if f["units"].shape[1] == BANK_UNITS:
+        if f["units"].shape[1] == WINDOW_UNITS:
             self.composer.remember(f["q_dance"].mu.float(), batch[2])
         out: dict[str, Tensor] = {}
         if d_terms:

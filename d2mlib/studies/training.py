@@ -343,9 +343,7 @@ def runs_overview(runs: Mapping[str, Run]) -> Any:
     for stage, run in runs.items():
         ckpt = load_checkpoint(run.checkpoint_path("last"))
         weights = ckpt["modules"][spec(run.stage).main_module]
-        n_params = sum(  # a bank composer's kept latents are buffers, not parameters
-            int(v.numel()) for k, v in weights.items() if v.is_floating_point() and "bank_" not in k
-        )
+        n_params = sum(int(v.numel()) for v in weights.values() if v.is_floating_point())
         rows[stage] = {
             "steps": int(run.step),
             "batch size": int(run.cfg.train_for(run.stage).batch_size),
