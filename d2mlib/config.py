@@ -81,6 +81,7 @@ CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator r
 CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
 DANCE_VIEWS = ("same", "shifted")  # which frames its dance encoder reads (models.composer)
 PRIORS = ("learned", "bank")  # where a composed dance's latent comes from (models.composer)
+BANK_MATCHES = ("style", "music")  # how a bank run picks a latent (models.composer)
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -197,6 +198,8 @@ class ComposerConfig:
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
     prior: str = "learned"  # or "bank": composed latents drawn from training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
+    bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's
+    bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -207,7 +210,8 @@ class ComposerConfig:
         check_choice(self, "code_order", CODE_ORDERS)
         check_choice(self, "dance_view", DANCE_VIEWS)
         check_choice(self, "prior", PRIORS)
-        check_positive(self, "bank_size")
+        check_choice(self, "bank_match", BANK_MATCHES)
+        check_positive(self, "bank_size", "bank_topk")
         check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
         check_positive(self, "dance_enc_hidden", "dance_dec_hidden", "dec_layers")
         check_positive(self, "unit_audio_dim", "disc_hidden", "zdisc_hidden", "regressor_hidden")
@@ -394,15 +398,11 @@ BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else
 
 
 def bank_recipe(cfg: Config) -> Config:
-    """`cfg`'s composer trained as an autoencoder that composes from a bank of latents.
-
-    Its dance encoder and decoder learn to rebuild real movement-code sequences with their
-    music (`w_mov_recon`, `w_seq_recon`), and nothing else: no discriminators, KL, alignment or
-    style terms. A composed dance's latent is drawn from the training dances' own latents of the
-    music's style (`prior="bank"`) instead of the style encoder's. Learning rate 1e-3 along a
-    cosine, a dance latent of 512 in the book (`BANK_Z_DANCE`), the decoder's code sd starting near the decomposition's
-    (about 5e-5 in the book's), and `BANK_STEPS` steps (the book's: what a cold build affords).
-    Not the paper's recipe: chosen by measurements of composers made outside the book's build."""
+    """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only) that
+    composes each window from a bank of training windows' latents of the music's style
+    (`prior="bank"`), among the 8 whose music's loudness curve best matches (`bank_match`).
+    Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd from about the
+    decomposition's (5e-5), `BANK_STEPS` steps. Not the paper's recipe: chosen by measurements."""
     c = dataclasses.replace(
         cfg.composer,
         w_gan=0.0,
@@ -415,6 +415,7 @@ def bank_recipe(cfg: Config) -> Config:
         z_dance=BANK_Z_DANCE.get(cfg.preset, cfg.composer.z_dance),
         dec_sd_init=7.5e-5,
         prior="bank",
+        bank_match="music",
     )
     steps = BANK_STEPS.get(cfg.preset, cfg.train_comp.steps)
     t = dataclasses.replace(cfg.train_comp, lr=1e-3, lr_schedule="cosine", steps=steps)
@@ -520,6 +521,8 @@ HASH_SKIP_DEFAULTS = {
     "dance_view": "same",
     "prior": "learned",
     "bank_size": 2048,
+    "bank_match": "style",
+    "bank_topk": 8,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""

@@ -19,6 +19,8 @@ kinematic beats, pair them with the music's, warp) are pure numpy.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import json
 import time
@@ -212,6 +214,19 @@ class DanceGenerator:
                 "no finished composition run here; train one with `d2m train comp`", runs_dir
             )
         return cls.from_run(run.path, device)
+
+    def drawing_by(self, match: str) -> DanceGenerator:
+        """This generator, sharing its models, with its bank composer drawing latents by `match`
+        ("style": the music's style alone; "music": also each window's loudness curve)."""
+        cfg = self.composer.cfg
+        if cfg.prior != "bank":
+            raise ConfigError(f"{self.describe()}: only a bank composer draws latents by a match")
+        if match == "music" and not hasattr(self.composer, "bank_key"):
+            raise CheckpointError("this bank keeps no music keys to match", self.description)
+        other = copy.copy(self)
+        other.composer = copy.copy(self.composer)
+        other.composer.cfg = dataclasses.replace(cfg, bank_match=match)
+        return other
 
     def style_name(self, label: int) -> str:
         """The name of style label `label` (the dataset's styles; "style <label>" past them)."""

@@ -268,6 +268,48 @@ def test_a_bank_composer_draws_its_latents_from_the_bank_of_the_songs_style(untr
     np.testing.assert_allclose(a, c, atol=1e-5)
 
 
+def test_a_music_bank_can_also_draw_by_style_alone_with_the_same_models(untrained, music):
+    """`drawing_by` gives the same run drawing latents another way; the original is unchanged."""
+    import torch
+
+    from d2mlib.models import Composer
+    from d2mlib.models.bank import music_keys
+
+    cfg = dataclasses.replace(
+        untrained.composer.cfg, prior="bank", bank_size=4, bank_match="music", bank_topk=1
+    )
+    composer = Composer(cfg, untrained.dance_unit.cfg.z_movement, untrained.style.cfg.feature_dim)
+    composer.load_state_dict(untrained.composer.state_dict(), strict=False)
+    banked = copy.copy(untrained)
+    banked.composer = composer.eval()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(4, cfg.z_dance, generator=g)
+    composer.remember(z, torch.zeros(4, dtype=torch.long), torch.randn(4, 96, 28, generator=g))
+    by_style = banked.drawing_by("style")
+    assert by_style.composer.cfg.bank_match == "style" and banked.composer.cfg.bank_match == "music"
+    assert by_style.composer.bank_z is composer.bank_z  # the same models and bank
+    pose = untrained.initial_pose(0)
+    keyed = banked.compose(music, seed=0, init_pose=pose, warp=False).poses
+    drawn = by_style.compose(music, seed=0, init_pose=pose, warp=False).poses
+    assert keyed.shape == drawn.shape and not np.allclose(keyed, drawn)
+    windows = torch.randn(64, 96, 28, generator=g)
+    labels = torch.zeros(64, dtype=torch.long)
+    best = composer.bank_latents(labels, torch.Generator().manual_seed(1), windows)
+    anyone = by_style.composer.bank_latents(labels, torch.Generator().manual_seed(1), windows)
+    rows = [[int(torch.nonzero((z == b).all(1))[0]) for b in got] for got in (best, anyone)]
+    assert len(set(rows[1])) == 4  # by style alone: any of the four
+    assert rows[0] == [int(r) for r in (music_keys(windows) @ composer.bank_key.T).argmax(1)]
+    with pytest.raises(ConfigError, match="bank_match"):
+        banked.drawing_by("tempo")
+    with pytest.raises(ConfigError, match="only a bank"):
+        untrained.drawing_by("style")
+    with pytest.raises(CheckpointError, match="no music keys"):
+        by_style.composer = Composer(
+            dataclasses.replace(cfg, bank_match="style"), cfg.z_dance, 28
+        )  # a bank that never kept keys
+        by_style.drawing_by("music")
+
+
 def test_composer_codes_measures_spread_and_error_against_the_real_codes(untrained, smoke_data):
     from d2mlib import data
     from d2mlib.studies.training import composer_codes

@@ -366,6 +366,39 @@ def fake_eval_data(n: int = 12, frames: int = 64) -> M.EvalData:
     )
 
 
+def loudness_song(phase: int, frames: int) -> np.ndarray:
+    """Audio features (frames, 28) whose log energy (and so its change) pulses every 8 frames,
+    starting at `phase`: the only thing that tells two songs apart for `music_keys`."""
+    feats = np.zeros((frames, 28), np.float32)
+    feats[:, 13] = ((np.arange(frames) - phase) % 8 == 0).astype(np.float32)
+    feats[:-1, 27] = np.diff(feats[:, 13])
+    return feats
+
+
+def test_keyed_retrieval_draws_training_windows_whose_loudness_curve_matches() -> None:
+    frames = 96  # one window per training dance
+    data = fake_eval_data(n=4, frames=frames)
+    data.train_audio = [loudness_song(k % 8, frames) for k in range(len(data.train_dances))]
+    data.audio = [loudness_song(p, frames) for p in (0, 3, 5, 0)]
+    exact = M.KeyedRetrieval(data, topk=1)
+    assert exact.windows.shape == (24, frames, 14, 2)
+    same_phase = {p: [data.train_dances[k] for k in range(p, 24, 8)] for p in (0, 3, 5)}
+    got = exact(0, 0, [0, 1, 2])
+    for dance, phase in zip(got, (0, 3, 5), strict=True):  # a window of the same phase
+        assert any(np.allclose(dance, w) for w in same_phase[phase])
+    assert np.array_equal(exact(5, 2, [3])[0], got[0])  # one best match: whatever the seed
+    wide = M.KeyedRetrieval(data, topk=3)  # phase 3 is matched by windows 3, 11 and 19
+
+    def which(dance: np.ndarray) -> int:
+        return next(k for k, w in enumerate(data.train_dances) if np.allclose(dance, w))
+
+    assert {which(wide(seed, 0, [1])[0]) for seed in range(40)} == {3, 11, 19}
+    assert all(np.array_equal(a, b) for a, b in zip(wide(7, 1, [1]), wide(7, 1, [1]), strict=True))
+    data.train_dances = [d[:40] for d in data.train_dances]
+    with pytest.raises(MetricError, match="96 frames"):
+        M.KeyedRetrieval(data)
+
+
 def test_evaluate_systems_returns_a_tidy_table_with_floors_and_ceiling(tiny_classifier) -> None:
     data = fake_eval_data()
     cfg = M.EvalConfig(samples_per_music=3, multimodality_clips=4)
@@ -480,7 +513,7 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     systems = {"dataset", "unit_recon", "comp_recon", "full", "full_warped", "retrieval"}
     systems |= {"random_units"}
     systems |= {"no_style_regressor", "retrieval_warped", "random_units_warped"}
-    systems |= {"bank", "bank_recon"}
+    systems |= {"bank", "bank_recon", "keyed_retrieval"}  # the bank recipe matches music
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)
     assert table["value"].notna().all()

@@ -126,7 +126,7 @@ def test_the_bank_recipe_trains_only_the_autoencoder_and_composes_from_a_bank() 
     c = cfg.composer
     assert c.prior == "bank" and c.w_mov_recon > 0 and c.w_seq_recon > 0
     assert c.w_gan == c.w_dance_gan == c.w_kl == c.w_kl_dance == c.w_mov_dist == 0
-    assert c.w_style_reg == 0 and c.z_dance == 512
+    assert c.w_style_reg == 0 and c.z_dance == 512 and c.bank_match == "music"
     assert cfg.train_comp.steps == config.BANK_STEPS["book"] and cfg.train_comp.lr == 1e-3
     assert M.ablation_name(cfg) == M.BANK_SYSTEM
     assert M.ablation_name(config.preset("book")) == "full"

@@ -19,6 +19,7 @@ from d2mlib.models import (
     make_rnn,
     parameter_count,
 )
+from d2mlib.models.bank import music_keys
 from d2mlib.models.composer import LOGVAR_INIT, mmd
 from d2mlib.models.dance_unit import (
     Gaussian,
@@ -639,6 +640,76 @@ def test_an_empty_bank_and_a_bad_prior_raise_our_errors():
         dataclasses.replace(cfg.composer, prior="uniform")
     with pytest.raises(ConfigError, match="bank_size"):
         dataclasses.replace(cfg.composer, bank_size=0)
+
+
+def pulse_audio(phases: list[int], frames: int = 96) -> torch.Tensor:
+    """Audio windows (len(phases), frames, 28) of noise whose log energy (column 13) and its
+    change (27) pulse every 8 frames from the given phase."""
+    g = torch.Generator().manual_seed(5)
+    audio = 0.3 * torch.randn(len(phases), frames, 28, generator=g)
+    for i, p in enumerate(phases):
+        audio[i, p::8, 13] += 3.0
+    audio[:, :-1, 27] = audio[:, 1:, 13] - audio[:, :-1, 13]
+    return audio
+
+
+def test_music_keys_correlate_loudness_curves_whatever_their_level():
+    a = pulse_audio([0, 3])
+    keys = music_keys(a)
+    assert keys.shape == (2, 96 * 2)
+    assert (keys * keys).sum(1) == pytest.approx([1.0, 1.0], abs=1e-3)
+    louder = a.clone()
+    louder[..., [13, 27]] = 5.0 * louder[..., [13, 27]] + 2.0  # level and scale do not matter
+    assert (music_keys(louder) @ keys[0]).tolist() == pytest.approx(
+        [1.0, float(keys[1] @ keys[0])], abs=1e-3
+    )
+    assert keys[1] @ keys[0] < 0.2  # another beat phase
+    flat = torch.zeros(1, 96, 28)
+    assert float((music_keys(flat) @ keys.T).abs().max()) == 0.0
+    with pytest.raises(ConfigError, match="music_keys"):
+        music_keys(torch.zeros(96, 28))
+
+
+def music_bank_config(size: int = 8, topk: int = 2):
+    """The smoke config with a bank of `size` latents matched by music among the `topk` best."""
+    cfg = bank_config(size)
+    comp = dataclasses.replace(cfg.composer, bank_match="music", bank_topk=topk)
+    return dataclasses.replace(cfg, composer=comp)
+
+
+def test_a_music_bank_keeps_the_keys_of_its_training_windows():
+    stage = comp_stage(music_bank_config(size=8))
+    batch = sequence_batch(3)
+    stage.training_step(batch, 0)
+    stage.training_step(batch, 1)
+    bank = stage.composer
+    assert torch.allclose(bank.bank_key[torch.tensor([6, 7, 0, 1, 2, 3])], music_keys(batch[1]))
+    assert "bank_key" in bank.state_dict()  # checkpoints carry the keys with the latents
+    with pytest.raises(ConfigError, match="audio"):
+        bank.remember(torch.zeros(1, bank.cfg.z_dance), torch.tensor([0]))
+
+
+def test_a_music_bank_draws_among_the_best_matching_latents_of_the_style():
+    cfg = music_bank_config(size=6, topk=2)
+    composer = comp_stage(cfg).composer
+    z = torch.arange(6, dtype=torch.float32)[:, None].expand(6, cfg.composer.z_dance)
+    styles = torch.tensor([0, 0, 0, 1, 1, 1])
+    composer.remember(z, styles, pulse_audio([0, 0, 4, 0, 4, 0]))
+    labels = torch.tensor([0] * 30 + [1] * 30)
+    want = pulse_audio([0]).expand(60, -1, -1)  # one window, asked 60 times
+    drawn = composer.bank_latents(labels, torch.Generator().manual_seed(1), want)[:, 0]
+    assert set(drawn[:30].tolist()) == {0.0, 1.0}  # style 0's two latents of phase 0
+    assert set(drawn[30:].tolist()) == {3.0, 5.0}  # and style 1's
+    one = dataclasses.replace(cfg.composer, bank_topk=1)
+    composer.cfg = one
+    best = composer.bank_latents(labels, torch.Generator().manual_seed(1), want)[:, 0]
+    assert len(set(best[30:].tolist())) == 1 and set(best[30:].tolist()) <= {3.0, 5.0}
+    with pytest.raises(ConfigError, match="audio"):
+        composer.bank_latents(labels)
+    with pytest.raises(ConfigError, match="bank_match"):
+        dataclasses.replace(cfg.composer, bank_match="tempo")
+    with pytest.raises(ConfigError, match="bank_topk"):
+        dataclasses.replace(cfg.composer, bank_topk=0)
 
 
 def test_a_shifted_dance_view_encodes_the_units_that_start_later():

@@ -56,6 +56,7 @@ from d2mlib.beats import (
     music_beat_times,
 )
 from d2mlib.metrics.baselines import (
+    KeyedRetrieval,
     chain_units,
     composer_reconstruction_ceiling,
     random_units_baseline,
@@ -125,7 +126,7 @@ from d2mlib.metrics.features import (
     normalise_by_real,
 )
 from d2mlib.metrics.frechet import FRECHET_EPS, fid_from_features, frechet_distance
-from d2mlib.metrics.systems import BANK_SYSTEM, ablation_name, find_systems
+from d2mlib.metrics.systems import BANK_SYSTEM, KEYED_RETRIEVAL, ablation_name, find_systems
 from d2mlib.validate import check_dance, check_dance_set
 
 __all__ = [
@@ -151,6 +152,8 @@ __all__ = [
     "TABLE_COLUMNS",
     "TRUE_BEAT_METRICS",
     "BANK_SYSTEM",
+    "KEYED_RETRIEVAL",
+    "KeyedRetrieval",
     "ablation_name",
     "balanced_order",
     "beat_align_score",

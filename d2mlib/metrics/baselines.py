@@ -1,5 +1,6 @@
 """The evaluation's bounds that are not models: retrieval of a training dance for similar music,
-random units chained, real units passed through the dance-unit VAE (a ceiling), and real dances
+retrieval of training windows whose loudness curve matches the music's (the draw a music-matched
+bank composer makes, with real dance in place of the composer's decoder), random units chained, real units passed through the dance-unit VAE (a ceiling), and real dances
 passed through the composer's own autoencoder (the composer's ceiling).
 """
 
@@ -8,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from torch import nn
 
 from d2mlib import skeleton
-from d2mlib.generate import DanceGenerator, reconstruct_units
+from d2mlib.generate import DanceGenerator, n_units_for, reconstruct_units
 from d2mlib.metrics.eval_data import EvalData
+from d2mlib.models.bank import music_keys
+from d2mlib.models.composer import WINDOW_UNITS
 from d2mlib.validate import check_dance, metric_error
 
 
@@ -72,6 +76,46 @@ def random_units_baseline(
         rest = np.random.default_rng([seed, i, sample + 1]).integers(n_units, size=need - 1)
         out.append(chain_units([data.train_units[first], *data.train_units[rest]], frames))
     return out
+
+
+class KeyedRetrieval:
+    """Retrieval by the music's loudness curve: each 3-unit window of a piece gets one of the
+    `topk` training windows (any style, starting on a unit) whose music has the keys
+    (`models.composer.music_keys`) that best match the window's, drawn by (seed, piece, sample),
+    and the windows are chained. What a music-matched bank composer would give if its decoder
+    rebuilt the drawn window's dance exactly: the floor its decoder has to beat."""
+
+    def __init__(self, data: EvalData, topk: int = 8) -> None:
+        span = WINDOW_UNITS * skeleton.UNIT_FRAMES
+        windows, music = [], []
+        for dance, feats in zip(data.train_dances, data.train_audio, strict=True):
+            n = min(len(dance), len(feats))
+            for start in range(0, n - span + 1, skeleton.UNIT_FRAMES):
+                windows.append(dance[start : start + span])
+                music.append(feats[start : start + span])
+        if not windows:
+            raise metric_error(f"keyed retrieval: no training dance is {span} frames long")
+        if int(topk) < 1:
+            raise metric_error(f"keyed retrieval: topk must be >= 1, got {topk}")
+        self.windows = np.stack(windows).astype(np.float64)
+        self.keys = music_keys(torch.from_numpy(np.stack(music).astype(np.float32)))
+        self.topk = min(int(topk), len(windows))
+        self.data = data
+
+    def __call__(self, seed: int, sample: int, clips: Sequence[int]) -> list[np.ndarray]:
+        """The dances of pieces `clips` (positions in the data) for one seed and sample."""
+        span = WINDOW_UNITS * skeleton.UNIT_FRAMES
+        out = []
+        for i in clips:
+            frames = self.data.dances[i].shape[0]
+            feats = np.asarray(self.data.audio[i][:frames], np.float32)
+            n_windows = n_units_for(frames) // WINDOW_UNITS
+            feats = np.pad(feats, ((0, n_windows * span - len(feats)), (0, 0)), mode="edge")
+            match = music_keys(torch.from_numpy(feats.reshape(n_windows, span, -1))) @ self.keys.T
+            best = match.topk(self.topk, dim=1).indices.numpy()
+            pick = np.random.default_rng([seed, i, sample]).integers(self.topk, size=n_windows)
+            out.append(chain_units(list(self.windows[best[np.arange(n_windows), pick]]), frames))
+        return out
 
 
 def unit_reconstruction_ceiling(

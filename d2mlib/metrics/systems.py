@@ -13,6 +13,8 @@ from d2mlib.train.runs import DONE_MARKER
 
 BANK_SYSTEM = "bank"
 """The system name of a composer that draws its latents from a bank (`config.bank_recipe`)."""
+KEYED_RETRIEVAL = "keyed_retrieval"
+"""The floor a bank composer that matches music is also judged against (`KeyedRetrieval`)."""
 
 
 def ablation_name(cfg: Config) -> str:

@@ -52,7 +52,12 @@ encoder, from the style code and noise) or "bank" (`config.bank_recipe`): a ring
 latents the encoder gave the last `bank_size` training sequences of `WINDOW_UNITS` units (the
 latents are kept as buffers, so checkpoints carry them), drawn at random among those of the
 music's style. A learned prior that never saw where the decoder's latents lie composes from
-places the decoder was never trained on; the bank composes from where it was. ``dance_view``
+places the decoder was never trained on; the bank composes from where it was. The latent holds
+when the dance's movements happen (a decoder handed another dance's latent places its beats
+where that dance had them), so ``bank_match="music"`` draws, among the kept latents of the
+style, one of the ``bank_topk`` whose training music had the loudness curve most like the
+composed window's (`music_keys`: the correlation of log energy and its change, frame by frame,
+over the window). The bank stores those keys beside the latents. ``dance_view``
 "shifted" (not the paper's; off by default) has the dance encoder read the n-1 units that
 start a random 1..31 frames later, so the latent cannot say where the rebuilt units' beats fall.
 
@@ -76,6 +81,7 @@ from torch import Tensor, nn
 
 from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.errors import CheckpointError, ConfigError
+from d2mlib.models.bank import KEY_CHANNELS, music_keys
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.schedule import lr_schedulers
@@ -262,32 +268,54 @@ class Composer(nn.Module):
             self.register_buffer("bank_z", torch.zeros(cfg.bank_size, cfg.z_dance))
             self.register_buffer("bank_style", torch.full((cfg.bank_size,), -1, dtype=torch.long))
             self.register_buffer("bank_seen", torch.zeros((), dtype=torch.long))
+            if cfg.bank_match == "music":
+                key_dim = WINDOW_UNITS * UNIT_FRAMES * len(KEY_CHANNELS)
+                self.register_buffer("bank_key", torch.zeros(cfg.bank_size, key_dim))
 
     @torch.no_grad()
-    def remember(self, z_dance: Tensor, styles: Tensor) -> None:
-        """Keep dance latents (B, z_dance) of training sequences and their styles (B,) in the
-        bank, a ring of the `bank_size` most recent; a no-op unless `prior` is "bank"."""
+    def remember(self, z_dance: Tensor, styles: Tensor, audio: Tensor | None = None) -> None:
+        """Keep dance latents (B, z_dance) of training sequences, their styles (B,) and, for a
+        "music" bank, their music's keys (from `audio` (B, frames, 28)) in the bank, a ring of
+        the `bank_size` most recent; a no-op unless `prior` is "bank"."""
         if self.cfg.prior != "bank":
             return
         size = self.cfg.bank_size
         z, labels = z_dance.detach()[-size:], styles.detach()[-size:]
         rows = (self.bank_seen + torch.arange(len(z), device=z.device)) % size
+        if self.cfg.bank_match == "music":
+            if audio is None:
+                raise ConfigError("a bank matched by music remembers each sequence's audio=")
+            self.bank_key[rows] = music_keys(audio.detach()[-size:]).to(self.bank_key)
         self.bank_z[rows] = z.to(self.bank_z.dtype)
         self.bank_style[rows] = labels.to(self.bank_style.device, torch.long)
         self.bank_seen += len(z)
 
-    def bank_latents(self, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def bank_latents(
+        self,
+        labels: Tensor,
+        generator: torch.Generator | None = None,
+        audio: Tensor | None = None,
+    ) -> Tensor:
         """Dance latents (B, z_dance) drawn from the bank, each among the kept latents of its
-        style label (B,), or among all kept latents where that style has none."""
+        style label (B,), or among all kept latents where that style has none; a "music" bank
+        draws among the `bank_topk` of those whose keys best match the window's `audio`."""
         if self.cfg.prior != "bank" or int(self.bank_seen) == 0:
             raise CheckpointError("this composer keeps no bank of dance latents to draw from")
         kept = min(int(self.bank_seen), self.cfg.bank_size)
         styles = self.bank_style[:kept]
+        by_music = self.cfg.bank_match == "music"
+        if by_music:
+            if audio is None or len(audio) != len(labels):
+                raise ConfigError("a bank matched by music draws to each window's audio=")
+            match = music_keys(audio) @ self.bank_key[:kept].T.to(audio.device)
         rows = []
-        for label in labels.tolist():
+        for i, label in enumerate(labels.tolist()):
             pool = torch.nonzero(styles == int(label)).flatten()
             if len(pool) == 0:
                 pool = torch.arange(kept, device=styles.device)
+            if by_music:
+                best = match[i, pool].topk(min(self.cfg.bank_topk, len(pool))).indices
+                pool = pool[best.to(pool.device)]
             pick = torch.randint(len(pool), (1,), generator=generator, device=pool.device)
             rows.append(pool[pick])
         return self.bank_z[torch.cat(rows)]
@@ -316,7 +344,7 @@ class Composer(nn.Module):
         if self.cfg.prior == "bank":
             if labels is None:
                 raise ConfigError("a composer with a latent bank composes to style labels=")
-            z_dance = self.bank_latents(labels, generator)
+            z_dance = self.bank_latents(labels, generator, audio)
         else:
             noise = torch.randn(
                 style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
@@ -536,7 +564,7 @@ class CompStage:
             f = self.forward(batch)
             d_terms = self.discriminator_losses(f)
         if f["units"].shape[1] == WINDOW_UNITS:
-            self.composer.remember(f["q_dance"].mu.float(), batch[2])
+            self.composer.remember(f["q_dance"].mu.float(), batch[2], batch[1])
         out: dict[str, Tensor] = {}
         if d_terms:
             opt_d = self._opts["discriminators"]

@@ -260,6 +260,9 @@ SYSTEM_LABELS: dict[str, str] = {
     "random_units": "random\nunits",
     "unit_recon": "unit\nrecon",
     "comp_recon": "composer\nrecon",
+    "bank_recon": "bank\nrecon",
+    "keyed_retrieval": "keyed\nretrieval",
+    "bank_by_style": "bank,\nby style",
 }
 
 
