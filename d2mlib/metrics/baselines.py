@@ -1,6 +1,6 @@
 """The evaluation's bounds that are not models: retrieval of a training dance for similar music,
-retrieval of training windows whose loudness curve matches the music's (the draw a music-matched
-bank composer makes, with real dance in place of the composer's decoder), random units chained, real units passed through the dance-unit VAE (a ceiling), and real dances
+retrieval of training windows whose loudness curve matches the music's (`KeyedRetrieval`),
+random units chained, real units passed through the dance-unit VAE (a ceiling), and real dances
 passed through the composer's own autoencoder (the composer's ceiling).
 """
 
@@ -81,12 +81,15 @@ def random_units_baseline(
 class KeyedRetrieval:
     """Retrieval by the music's loudness curve: each 3-unit window of a piece gets one of the
     `topk` training windows (any style, starting on a unit) whose music has the keys
-    (`models.composer.music_keys`) that best match the window's, drawn by (seed, piece, sample),
-    and the windows are chained. What a music-matched bank composer would give if its decoder
-    rebuilt the drawn window's dance exactly: the floor its decoder has to beat."""
+    (`models.bank.music_keys`) that best match the window's, drawn by (seed, piece, sample),
+    and the windows are chained. A music-matched bank composer's draw with real dance in place of
+    its decoder, except that the bank keeps only its last training windows and draws within the
+    song's style."""
+
+    span = WINDOW_UNITS * skeleton.UNIT_FRAMES  # frames of one composed window
 
     def __init__(self, data: EvalData, topk: int = 8) -> None:
-        span = WINDOW_UNITS * skeleton.UNIT_FRAMES
+        span = self.span
         windows, music = [], []
         for dance, feats in zip(data.train_dances, data.train_audio, strict=True):
             n = min(len(dance), len(feats))
@@ -104,7 +107,7 @@ class KeyedRetrieval:
 
     def __call__(self, seed: int, sample: int, clips: Sequence[int]) -> list[np.ndarray]:
         """The dances of pieces `clips` (positions in the data) for one seed and sample."""
-        span = WINDOW_UNITS * skeleton.UNIT_FRAMES
+        span = self.span
         out = []
         for i in clips:
             frames = self.data.dances[i].shape[0]
