@@ -363,6 +363,7 @@ def fake_eval_data(n: int = 12, frames: int = 64) -> M.EvalData:
         train_units=styled_dances(np.arange(30) % 3, 32, seed=23),
         audio_mean=np.zeros(28),
         audio_std=np.ones(28),
+        train_styles=train_styles,
     )
 
 
@@ -397,6 +398,37 @@ def test_keyed_retrieval_draws_training_windows_whose_loudness_curve_matches() -
     data.train_dances = [d[:40] for d in data.train_dances]
     with pytest.raises(MetricError, match="96 frames"):
         M.KeyedRetrieval(data)
+
+
+def test_keyed_retrieval_by_style_and_from_a_pool_draws_like_the_bank() -> None:
+    frames = 96
+    data = fake_eval_data(n=4, frames=frames)  # pieces of styles 0, 1, 2, 0; windows k of k % 3
+    data.train_audio = [loudness_song(k % 8, frames) for k in range(len(data.train_dances))]
+    data.audio = [loudness_song(p, frames) for p in (0, 3, 5, 0)]
+
+    def which(dance: np.ndarray) -> int:
+        return next(k for k, w in enumerate(data.train_dances) if np.allclose(dance, w))
+
+    styled = M.KeyedRetrieval(data, topk=1, by_style=True)
+    # of the same-phase windows (0, 8, 16), (3, 11, 19), (5, 13, 21), the one of the piece's style
+    assert [which(d) for d in styled(0, 0, [0, 1, 2])] == [0, 19, 5]
+    wide = M.KeyedRetrieval(data, topk=8, by_style=True)
+    drawn = {which(wide(seed, 0, [1])[0]) for seed in range(30)}
+    assert drawn <= {k for k in range(24) if k % 3 == 1} and 19 in drawn and len(drawn) == 8
+    pooled = M.KeyedRetrieval(data, topk=3, pool=10, pool_seed=4)
+    assert pooled.windows.shape[0] == 10 and pooled.topk == 3
+    kept = {which(w) for w in pooled.windows}
+    assert kept == {which(w) for w in M.KeyedRetrieval(data, pool=10, pool_seed=4).windows}
+    assert kept != {which(w) for w in M.KeyedRetrieval(data, pool=10, pool_seed=5).windows}
+    assert all(which(pooled(s, 0, [1])[0]) in kept for s in range(10))
+    assert M.KeyedRetrieval(data, pool=100).windows.shape[0] == 24  # a pool beyond the windows
+    data.train_styles = np.zeros(24, dtype=np.int64)  # no window of style 1: any style
+    assert which(M.KeyedRetrieval(data, topk=1, by_style=True)(0, 0, [1])[0]) in {3, 11, 19}
+    with pytest.raises(MetricError, match="pool must be >= 1"):
+        M.KeyedRetrieval(data, pool=0)
+    data.train_styles = None
+    with pytest.raises(MetricError, match="no training styles"):
+        M.KeyedRetrieval(data, by_style=True)
 
 
 def test_evaluate_systems_returns_a_tidy_table_with_floors_and_ceiling(tiny_classifier) -> None:
@@ -513,7 +545,12 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     systems = {"dataset", "unit_recon", "comp_recon", "full", "full_warped", "retrieval"}
     systems |= {"random_units"}
     systems |= {"no_style_regressor", "retrieval_warped", "random_units_warped"}
-    systems |= {"bank", "bank_recon", "keyed_retrieval"}  # the bank recipe matches music
+    systems |= {
+        "bank",
+        "bank_recon",
+        "keyed_retrieval",
+        "keyed_bank_pool",
+    }  # the bank recipe matches music
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)
     assert table["value"].notna().all()
@@ -522,3 +559,20 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
     # "full" is the model's own output: warping changes its dances, so its beat scores move
     hits = table[table.metric == "bas_kinematic"].groupby("system")["value"].mean()
     assert hits["full"] != hits["full_warped"]
+
+
+def test_fid_against_scores_each_set_like_the_evaluation(tiny_classifier) -> None:
+    from d2mlib.studies.training import fid_against
+
+    styles = np.arange(60) % 3
+    ref = list(styled_dances(styles, 64, seed=30))
+    other = list(styled_dances(styles, 64, seed=31))
+    damped = [d.mean(axis=0) + 0.2 * (d - d.mean(axis=0)) for d in other]
+    fid = fid_against(tiny_classifier, ref, {"same": ref, "other": other, "damped": damped})
+    assert list(fid.index) == ["same", "other", "damped"]
+    assert fid["same"] == pytest.approx(0.0, abs=1e-3)
+    assert fid["damped"] > 3 * fid["other"] > 0
+    data = fake_eval_data()
+    scored = M.score_fixed("other", other[: len(data.dances)], data, tiny_classifier)
+    wanted = fid_against(tiny_classifier, data.reference, {"x": other[: len(data.dances)]})["x"]
+    assert scored.set_index("metric").loc["fid", "value"] == pytest.approx(wanted)

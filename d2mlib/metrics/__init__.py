@@ -104,6 +104,7 @@ from d2mlib.metrics.evaluation import (
     evaluate_systems,
     floor_samplers,
     generator_sampler,
+    keyed_floors,
     main,
     model_systems,
     score_fixed,
@@ -126,7 +127,13 @@ from d2mlib.metrics.features import (
     normalise_by_real,
 )
 from d2mlib.metrics.frechet import FRECHET_EPS, fid_from_features, frechet_distance
-from d2mlib.metrics.systems import BANK_SYSTEM, KEYED_RETRIEVAL, ablation_name, find_systems
+from d2mlib.metrics.systems import (
+    BANK_SYSTEM,
+    KEYED_BANK_POOL,
+    KEYED_RETRIEVAL,
+    ablation_name,
+    find_systems,
+)
 from d2mlib.validate import check_dance, check_dance_set
 
 __all__ = [
@@ -153,6 +160,7 @@ __all__ = [
     "TRUE_BEAT_METRICS",
     "BANK_SYSTEM",
     "KEYED_RETRIEVAL",
+    "KEYED_BANK_POOL",
     "KeyedRetrieval",
     "ablation_name",
     "balanced_order",
@@ -187,6 +195,7 @@ __all__ = [
     "for_compare",
     "frechet_distance",
     "generator_sampler",
+    "keyed_floors",
     "geometric_features",
     "higher_is_better",
     "judge_ceiling",

@@ -80,29 +80,52 @@ def random_units_baseline(
 
 class KeyedRetrieval:
     """Retrieval by the music's loudness curve: each 3-unit window of a piece gets one of the
-    `topk` training windows (any style, starting on a unit) whose music has the keys
+    `topk` training windows (starting on a unit) whose music has the keys
     (`models.bank.music_keys`) that best match the window's, drawn by (seed, piece, sample),
-    and the windows are chained. A music-matched bank composer's draw with real dance in place of
-    its decoder, except that the bank keeps only its last training windows and draws within the
-    song's style."""
+    and the windows are chained. By default it draws from every training window of any style;
+    `pool` keeps a random subset of that many windows (drawn by `pool_seed`) and `by_style`
+    draws within the piece's style, as a music-matched bank composer keeps its last `bank_size`
+    training windows and draws within the song's style: with both, the bank's draw with real
+    dance in place of its decoder."""
 
     span = WINDOW_UNITS * skeleton.UNIT_FRAMES  # frames of one composed window
 
-    def __init__(self, data: EvalData, topk: int = 8) -> None:
+    def __init__(
+        self,
+        data: EvalData,
+        topk: int = 8,
+        pool: int | None = None,
+        by_style: bool = False,
+        pool_seed: int = 0,
+    ) -> None:
         span = self.span
-        windows, music = [], []
-        for dance, feats in zip(data.train_dances, data.train_audio, strict=True):
+        if int(topk) < 1:
+            raise metric_error(f"keyed retrieval: topk must be >= 1, got {topk}")
+        if pool is not None and int(pool) < 1:
+            raise metric_error(f"keyed retrieval: pool must be >= 1, got {pool}")
+        if by_style and data.train_styles is None:
+            raise metric_error("keyed retrieval by style: the data carries no training styles")
+        train_styles = data.train_styles if by_style else np.zeros(len(data.train_dances), int)
+        windows, music, styles = [], [], []
+        for dance, feats, style in zip(
+            data.train_dances, data.train_audio, train_styles, strict=True
+        ):
             n = min(len(dance), len(feats))
             for start in range(0, n - span + 1, skeleton.UNIT_FRAMES):
                 windows.append(dance[start : start + span])
                 music.append(feats[start : start + span])
+                styles.append(int(style))
         if not windows:
             raise metric_error(f"keyed retrieval: no training dance is {span} frames long")
-        if int(topk) < 1:
-            raise metric_error(f"keyed retrieval: topk must be >= 1, got {topk}")
-        self.windows = np.stack(windows).astype(np.float64)
-        self.keys = music_keys(torch.from_numpy(np.stack(music).astype(np.float32)))
-        self.topk = min(int(topk), len(windows))
+        keep = np.arange(len(windows))
+        if pool is not None and int(pool) < len(windows):
+            rng = np.random.default_rng(pool_seed)
+            keep = np.sort(rng.choice(len(windows), int(pool), replace=False))
+        self.windows = np.stack(windows)[keep].astype(np.float64)
+        self.styles = np.asarray(styles, dtype=np.int64)[keep]
+        self.keys = music_keys(torch.from_numpy(np.stack(music)[keep].astype(np.float32)))
+        self.topk = min(int(topk), len(keep))
+        self.by_style = bool(by_style)
         self.data = data
 
     def __call__(self, seed: int, sample: int, clips: Sequence[int]) -> list[np.ndarray]:
@@ -115,8 +138,14 @@ class KeyedRetrieval:
             n_windows = n_units_for(frames) // WINDOW_UNITS
             feats = np.pad(feats, ((0, n_windows * span - len(feats)), (0, 0)), mode="edge")
             match = music_keys(torch.from_numpy(feats.reshape(n_windows, span, -1))) @ self.keys.T
-            best = match.topk(self.topk, dim=1).indices.numpy()
-            pick = np.random.default_rng([seed, i, sample]).integers(self.topk, size=n_windows)
+            topk = self.topk
+            if self.by_style:  # the piece's style only, or any where none of it is kept
+                mine = torch.from_numpy(self.styles == int(self.data.styles[i]))
+                if bool(mine.any()):
+                    match[:, ~mine] = -torch.inf
+                    topk = min(topk, int(mine.sum()))
+            best = match.topk(topk, dim=1).indices.numpy()
+            pick = np.random.default_rng([seed, i, sample]).integers(topk, size=n_windows)
             out.append(chain_units(list(self.windows[best[np.arange(n_windows), pick]]), frames))
         return out
 

@@ -69,6 +69,7 @@ class EvalData:
     audio_mean: np.ndarray
     audio_std: np.ndarray
     true_beats: list[np.ndarray | None] | None = None  # the world's beats (meta.json), if known
+    train_styles: np.ndarray | None = None  # (len(train_dances),) style index of each
 
 
 def _clip_dances(
@@ -127,7 +128,7 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
     else:
         beats = [None if w is None else music_beat_times(w) for w in wavs]
     reference, _, _ = _clip_dances(store, config.reference_split)
-    train, _, train_rows = _clip_dances(store, "train")
+    train, train_styles, train_rows = _clip_dances(store, "train")
     if not reference or not train:
         raise metric_error(
             f"no real dances in the {config.reference_split!r} or 'train' split of {data_dir}"
@@ -145,6 +146,7 @@ def load_eval_data(data_dir: str | Path, config: EvalConfig | None = None) -> Ev
         audio_mean=np.asarray(store.audio_mean, dtype=np.float64),
         audio_std=np.asarray(store.audio_std, dtype=np.float64),
         true_beats=truth if any(t is not None for t in truth) else None,
+        train_styles=np.asarray(train_styles, dtype=np.int64),
     )
 
 

@@ -49,7 +49,7 @@ from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.metrics.field_beats import bailando_beat_align_score, fact_beat_align_score
 from d2mlib.metrics.field_features import kinetic_features_aist
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.metrics.systems import BANK_SYSTEM, KEYED_RETRIEVAL, find_systems
+from d2mlib.metrics.systems import BANK_SYSTEM, KEYED_BANK_POOL, KEYED_RETRIEVAL, find_systems
 from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
@@ -414,8 +414,8 @@ def evaluate(
     found under `runs_dir`, unwarped; then the floors are scored warped too (`retrieval_warped`,
     `random_units_warped`), and "unit_recon" (`unit_recon_table`) and "comp_recon"
     (`comp_recon_table`) are added when a full run exists, "bank_recon" when a bank run does
-    (its autoencoder's `comp_recon`) and, for a bank that matches music, "keyed_retrieval"
-    (`KeyedRetrieval`, the same draw of real windows). The dance classifier is trained once
+    (its autoencoder's `comp_recon`) and, for a bank that matches music, the two floors of
+    `keyed_floors` (real windows drawn by the same match). The dance classifier is trained once
     per dataset and cached under `runs_dir`.
     Returns the tidy DataFrame (TABLE_COLUMNS).
     """
@@ -434,12 +434,22 @@ def evaluate(
             gen = generate.DanceGenerator.from_run(found[BANK_SYSTEM], device="cpu")
             extra.append(comp_recon_table(gen, data, classifier, config, f"{BANK_SYSTEM}_recon"))
             if gen.composer.cfg.bank_match == "music":
-                systems[KEYED_RETRIEVAL] = KeyedRetrieval(data, gen.composer.cfg.bank_topk)
+                systems |= keyed_floors(data, gen)
     warped = any(name.endswith("_warped") for name in systems)
     table = evaluate_systems(
         data, classifier, systems, seeds, config, progress=progress, warped_floors=warped
     )
     return pd.concat([table, *extra], ignore_index=True)
+
+
+def keyed_floors(data: EvalData, bank: generate.DanceGenerator) -> dict[str, DanceSampler]:
+    """The two keyed-retrieval floors of a music-matched bank run: KEYED_RETRIEVAL (any style,
+    every training window) and KEYED_BANK_POOL (the bank's pool size, the song's style)."""
+    cfg = bank.composer.cfg
+    return {
+        KEYED_RETRIEVAL: KeyedRetrieval(data, cfg.bank_topk),
+        KEYED_BANK_POOL: KeyedRetrieval(data, cfg.bank_topk, pool=cfg.bank_size, by_style=True),
+    }
 
 
 def unit_recon_table(

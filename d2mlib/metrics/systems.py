@@ -15,6 +15,9 @@ BANK_SYSTEM = "bank"
 """The system name of a composer that draws its latents from a bank (`config.bank_recipe`)."""
 KEYED_RETRIEVAL = "keyed_retrieval"
 """The floor a bank composer that matches music is also judged against (`KeyedRetrieval`)."""
+KEYED_BANK_POOL = "keyed_bank_pool"
+"""`KeyedRetrieval` drawing like the bank (its pool size, the song's style): the bank's decoder's
+cost is the bank's difference from it, the pool's cost this system's from KEYED_RETRIEVAL."""
 
 
 def ablation_name(cfg: Config) -> str:

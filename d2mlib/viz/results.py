@@ -262,6 +262,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "comp_recon": "composer\nrecon",
     "bank_recon": "bank\nrecon",
     "keyed_retrieval": "keyed\nretrieval",
+    "keyed_bank_pool": "keyed, the\nbank's pool",
     "bank_by_style": "bank,\nby style",
 }
 
