@@ -9,10 +9,16 @@ import torch
 
 from d2mlib import data
 from d2mlib.config import DanceUnitConfig, config_hash, preset
-from d2mlib.errors import ConfigError
+from d2mlib.errors import ConfigError, MetricError
 from d2mlib.models import DanceUnit, DecompStage
 from d2mlib.models.dance_unit import decomposition_losses, draw_noise
-from d2mlib.studies.training import MOTION_SWITCHES, unit_motion_table, without_motion_switches
+from d2mlib.studies.training import (
+    MOTION_SWITCHES,
+    restored_dances,
+    unit_motion_table,
+    unit_spread_table,
+    without_motion_switches,
+)
 
 r = dataclasses.replace
 CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
@@ -162,3 +168,43 @@ def test_unit_motion_table_gives_each_reconstructions_share_of_the_real_motion()
     assert share["half"] == pytest.approx(50.0)
     assert share["still"] == pytest.approx(0.0)
     assert set(table["clip"]) == {str(i) for i in range(5)}
+
+
+def test_unit_spread_table_gives_each_reconstructions_share_of_the_real_spread():
+    rng = np.random.default_rng(1)
+    units = 200 + np.cumsum(rng.normal(0, 2, (6, 32, 14, 2)), axis=1)
+    first = units[:, :1]
+    moved = units + np.array([5.0, -3.0])  # translated: the same spread
+    table = unit_spread_table(units, {"moved": moved, "third": first + (units - first) / 3})
+    share = table.groupby("system")["value"].mean()
+    assert share["moved"] == pytest.approx(100.0)
+    assert share["third"] == pytest.approx(100.0 / 3)
+    with pytest.raises(MetricError, match="shape"):
+        unit_spread_table(units, {"short": units[:, :16]})
+
+
+def test_restored_dances_put_back_the_real_start_and_spread_unit_by_unit():
+    rng = np.random.default_rng(2)
+    real = [200 + np.cumsum(rng.normal(0, 2, (t, 14, 2)), axis=0) for t in (64, 80)]
+    rebuilt = []
+    for x in real:  # each unit damped to 0.6 about a wrong start, the tail left as it was
+        u = x[:64].reshape(2, 32, 14, 2)
+        damped = u[:, :1] + 7.0 + 0.6 * (u - u[:, :1])
+        rebuilt.append(np.concatenate([damped.reshape(64, 14, 2), x[64:] + 1.0]))
+    started = restored_dances(real, rebuilt)
+    spread = restored_dances(real, rebuilt, spread=True)
+    for x, y, s, z in zip(real, rebuilt, started, spread, strict=True):
+        assert s.shape == z.shape == x.shape
+        np.testing.assert_allclose(
+            s[:64:32], x[:64:32], atol=1e-3
+        )  # each unit starts where the real one does
+        offsets = s[:64] - s[:64:32].repeat(32, 0)  # the rebuilt offsets kept
+        np.testing.assert_allclose(offsets, y[:64] - y[:64:32].repeat(32, 0), atol=1e-3)
+        np.testing.assert_allclose(
+            z[:64], x[:64], atol=1e-3
+        )  # start and spread back: the real units
+        np.testing.assert_allclose(
+            z[64:], y[64:], atol=1e-3
+        )  # frames after the last whole unit untouched
+    with pytest.raises(MetricError, match="mismatched lengths"):
+        restored_dances(real, rebuilt[:1])

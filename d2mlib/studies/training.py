@@ -19,6 +19,8 @@ from d2mlib.config import STYLES, Config, DanceUnitConfig, resolve_device
 from d2mlib.data.loaders import sequence_loader
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
+from d2mlib.metrics.classifier import DanceClassifier, embed_dances
+from d2mlib.metrics.frechet import fid_from_features
 from d2mlib.models.composer import unit_audio_summary
 from d2mlib.models.dance_unit import Gaussian
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
@@ -27,7 +29,7 @@ from d2mlib.studies.style_classification import classification_scores, style_pre
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.loop import run_validation, validation_batches
 from d2mlib.train.runs import Run, load_run, read_run
-from d2mlib.validate import check_dance_set, check_same_length, metric_error
+from d2mlib.validate import check_dance, check_dance_set, check_same_length, metric_error
 from d2mlib.verdicts import fmt_pct
 
 
@@ -122,6 +124,68 @@ def motion_ratio(units: np.ndarray, recon: np.ndarray) -> pd.DataFrame:
         ratio = np.where(real > 0, rebuilt / real, np.nan)
     frames = np.arange(1, x.shape[1])
     return pd.DataFrame({"frame": frames, "real_px": real, "rebuilt_px": rebuilt, "ratio": ratio})
+
+
+def _spread(units: np.ndarray) -> np.ndarray:
+    """Units (N, T, 14, 2) -> (N,): the root mean square of each joint's offset from frame 0, px."""
+    return np.sqrt(((units - units[:, :1]) ** 2).mean(axis=(1, 2, 3)))
+
+
+def unit_spread_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Tidy rows (stats.COLUMNS): per unit, how far each reconstruction's joints range from its
+    first frame as a percentage of how far the real unit's do ("spread share")."""
+    x = np.asarray(check_dance_set(units, "real units"), np.float64)
+    real = _spread(x)
+    rows = []
+    for system, recon in recons.items():
+        y = np.asarray(check_dance_set(recon, f"{system} units"), np.float64)
+        if y.shape != x.shape:
+            raise metric_error(f"unit_spread_table: {system} has shape {y.shape}, not {x.shape}")
+        spread = _spread(y)
+        for i in np.flatnonzero(real > 0):
+            rows.append((system, "spread share", 0, str(i), 100.0 * spread[i] / real[i]))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def restored_dances(
+    real: Sequence[np.ndarray], rebuilt: Sequence[np.ndarray], spread: bool = False
+) -> list[np.ndarray]:
+    """Dances rebuilt unit by unit (`metrics.unit_reconstruction_ceiling`) with each 32-frame unit
+    moved to start at the real unit's first pose and, with `spread`, its offsets from there
+    scaled to the real unit's spread: what the rebuilt start and the damping each cost."""
+    check_same_length(real, rebuilt, "real dances", "rebuilt dances")
+    n = skeleton.UNIT_FRAMES
+    out = []
+    for i, (x, y) in enumerate(zip(real, rebuilt, strict=True)):
+        x, y = check_dance(x, f"real dance {i}"), check_dance(y, f"rebuilt dance {i}")
+        if x.shape != y.shape:
+            raise metric_error(f"restored_dances: dance {i} has shapes {x.shape} and {y.shape}")
+        frames = n * (len(x) // n)
+        xu, yu = (d[:frames].reshape(-1, n, *d.shape[1:]) for d in (x, y))
+        offsets = yu - yu[:, :1]
+        if spread:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(_spread(yu) > 0, _spread(xu) / _spread(yu), 1.0)
+            offsets = offsets * scale[:, None, None, None]
+        units = xu[:, :1] + offsets
+        out.append(np.concatenate([units.reshape(frames, *x.shape[1:]), y[frames:]]))
+    return out
+
+
+def fid_against(
+    classifier: DanceClassifier,
+    reference: Sequence[np.ndarray],
+    sets: Mapping[str, Sequence[np.ndarray]],
+) -> pd.Series:
+    """Each set of dances' FID against `reference` on the dance classifier's embedding, as the
+    evaluation scores FID (`metrics.score_system`)."""
+    ref = embed_dances(classifier, reference).features
+    return pd.Series(
+        {
+            name: fid_from_features(ref, embed_dances(classifier, d).features)
+            for name, d in sets.items()
+        }
+    )
 
 
 def validation_at(metrics: pd.DataFrame, term: str, step: int) -> tuple[pd.Series, pd.Series]:
