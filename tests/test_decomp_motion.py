@@ -208,3 +208,12 @@ def test_restored_dances_put_back_the_real_start_and_spread_unit_by_unit():
         )  # frames after the last whole unit untouched
     with pytest.raises(MetricError, match="mismatched lengths"):
         restored_dances(real, rebuilt[:1])
+
+
+def test_restoration_phrase_names_the_restoration_that_takes_more_fid_away():
+    from d2mlib.studies.training import restoration_phrase
+
+    assert restoration_phrase(23.5, 18.3, 8.75) == "the damping, more than the start,"
+    assert restoration_phrase(23.5, 10.0, 8.0) == "the start, more than the damping,"
+    with pytest.raises(MetricError, match="finite"):
+        restoration_phrase(23.5, float("nan"), 8.0)

@@ -5,7 +5,7 @@ reconstruction errors against two baselines, beat scores of composed dances (boo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +134,7 @@ def _spread(units: np.ndarray) -> np.ndarray:
 def unit_spread_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Tidy rows (stats.COLUMNS): per unit, how far each reconstruction's joints range from its
     first frame as a percentage of how far the real unit's do ("spread share")."""
-    x = np.asarray(check_dance_set(units, "real units"), np.float64)
-    real = _spread(x)
-    rows = []
-    for system, recon in recons.items():
-        y = np.asarray(check_dance_set(recon, f"{system} units"), np.float64)
-        if y.shape != x.shape:
-            raise metric_error(f"unit_spread_table: {system} has shape {y.shape}, not {x.shape}")
-        spread = _spread(y)
-        for i in np.flatnonzero(real > 0):
-            rows.append((system, "spread share", 0, str(i), 100.0 * spread[i] / real[i]))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return _share_table(units, recons, _spread, "spread share")
 
 
 def restored_dances(
@@ -170,6 +160,18 @@ def restored_dances(
         units = xu[:, :1] + offsets
         out.append(np.concatenate([units.reshape(frames, *x.shape[1:]), y[frames:]]))
     return out
+
+
+def restoration_phrase(fid_rebuilt: float, fid_start: float, fid_spread: float) -> str:
+    """Which restoration (`restored_dances`) takes the larger share of the rebuilt dances' FID
+    away: giving back the spread after the start ("the damping, more than the start,") or the
+    start itself ("the start, more than the damping,"), as a phrase for the training chapter."""
+    values = (fid_rebuilt, fid_start, fid_spread)
+    if not all(np.isfinite(values)):
+        raise metric_error(f"restoration_phrase: FIDs must be finite, got {values}")
+    if fid_start - fid_spread > fid_rebuilt - fid_start:
+        return "the damping, more than the start,"
+    return "the start, more than the damping,"
 
 
 def fid_against(
@@ -211,20 +213,36 @@ def without_motion_switches(cfg: Config) -> Config:
     return dataclasses.replace(cfg, dance_unit=dataclasses.replace(cfg.dance_unit, **switches))
 
 
-def unit_motion_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Tidy rows (stats.COLUMNS): per unit, how far each reconstruction's joints move from frame
-    to frame as a percentage of how far the real unit's move ("motion share")."""
+def _share_table(
+    units: np.ndarray,
+    recons: Mapping[str, np.ndarray],
+    measure: Callable[[np.ndarray], np.ndarray],
+    metric: str,
+) -> pd.DataFrame:
+    """Tidy rows (stats.COLUMNS) of `metric`: per unit, each reconstruction's `measure` (N units
+    -> N values) as a percentage of the real unit's."""
     x = np.asarray(check_dance_set(units, "real units"), np.float64)
-    real = _joint_distance(x[:, 1:], x[:, :-1]).sum(axis=(1, 2))
+    real = measure(x)
     rows = []
     for system, recon in recons.items():
         y = np.asarray(check_dance_set(recon, f"{system} units"), np.float64)
         if y.shape != x.shape:
-            raise metric_error(f"unit_motion_table: {system} has shape {y.shape}, not {x.shape}")
-        moved = _joint_distance(y[:, 1:], y[:, :-1]).sum(axis=(1, 2))
+            raise metric_error(f"{metric}: {system} has shape {y.shape}, not {x.shape}")
+        value = measure(y)
         for i in np.flatnonzero(real > 0):
-            rows.append((system, "motion share", 0, str(i), 100.0 * moved[i] / real[i]))
+            rows.append((system, metric, 0, str(i), 100.0 * value[i] / real[i]))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _motion(units: np.ndarray) -> np.ndarray:
+    """Units (N, T, 14, 2) -> (N,): how far the joints move from frame to frame in all, px."""
+    return _joint_distance(units[:, 1:], units[:, :-1]).sum(axis=(1, 2))
+
+
+def unit_motion_table(units: np.ndarray, recons: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Tidy rows (stats.COLUMNS): per unit, how far each reconstruction's joints move from frame
+    to frame as a percentage of how far the real unit's move ("motion share")."""
+    return _share_table(units, recons, _motion, "motion share")
 
 
 def _test_codes(
