@@ -27,6 +27,7 @@ from d2mlib.models.dance_unit import (
     decomposition_losses,
     draw_noise,
     kl_warmup,
+    shares_movement,
 )
 from d2mlib.models.style import oracle_codes
 from d2mlib.stages import run_key
@@ -245,6 +246,32 @@ def test_naive_and_batched_decomposition_compute_the_same_losses_and_gradients(r
         torch.testing.assert_close(t_fast[k], t_naive[k], rtol=1e-5, atol=1e-6)
     for a, b in zip(g_fast, g_naive, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_relative_encoder_shares_one_movement_code_and_matches_the_full_step():
+    cfg = dataclasses.replace(smoke().dance_unit, enc_input="relative", latent_dropout=0.3)
+    assert shares_movement(cfg) and not shares_movement(smoke().dance_unit)
+    torch.manual_seed(0)
+    model = DanceUnit(cfg)
+    x1, x2, _ = unit_pair()  # copies that differ by a translation only
+    noise = draw_noise(cfg, B, torch.Generator().manual_seed(5), "cpu")
+    torch.testing.assert_close(noise.eps_movement[:B], noise.eps_movement[B:], rtol=0, atol=0)
+    torch.testing.assert_close(noise.keep[:B], noise.keep[B:], rtol=0, atol=0)
+    results = {}
+    for naive in (True, False):  # the naive step encodes and decodes all four in full
+        terms, recon, _ = decomposition_losses(model, x1, x2, noise, 0.01, naive=naive)
+        grads = torch.autograd.grad(terms["total"], list(model.parameters()))
+        results[naive] = (terms, grads, recon)
+    (t_naive, g_naive, r_naive), (t_fast, g_fast, r_fast) = results[True], results[False]
+    torch.testing.assert_close(r_fast, r_naive, rtol=1e-4, atol=1e-5)
+    for k in t_naive:
+        torch.testing.assert_close(t_fast[k], t_naive[k], rtol=1e-4, atol=1e-6)
+    for a, b in zip(g_fast, g_naive, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+    # one code for both copies: the cross reconstructions are the self ones
+    torch.testing.assert_close(t_fast["cross_recon"], t_fast["unit_recon"], rtol=0, atol=0)
+    assert t_fast["mov_dist"].detach().item() == 0.0
+    assert not torch.allclose(r_fast[:B], r_fast[B : 2 * B])  # two different initial poses
 
 
 def test_naive_and_batched_decomp_stages_take_the_same_step():

@@ -229,3 +229,20 @@ def test_speed_sentences_say_slower_at_book_sizes_and_faster_at_paper_sizes():
 )
 def test_operator_kind_names_profiler_operators_for_readers(op, kind):
     assert studies.precision.operator_kind(op) == kind
+
+
+def test_auto_precision_is_bf16_exactly_where_the_cpu_multiplies_bfloat16(monkeypatch):
+    cpu = torch.device("cpu")
+    for native in (False, True):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda n=native: n)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+        assert C.native_bf16(cpu) is native
+        assert C.resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+        with autocast_for(cpu, "auto"):
+            assert torch.is_autocast_enabled("cpu") is native
+    assert C.resolve_precision("fp32", cpu) == "fp32"  # explicit values are kept
+    assert C.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ConfigError, match="fp16"):
+        C.resolve_precision("fp16", cpu)
+    assert C.preset("book").train_decomp.precision == "auto"
+    assert C.TrainConfig(precision="auto").precision == "auto"

@@ -22,7 +22,10 @@ path keeps cuDNN's recurrent kernels.
 Where the time goes at paper size (batch 64, forward + backward, about 360 GFLOP in the batched step
 against about 440 in the original's): the bidirectional encoder's recurrences (2 x 64 units), the
 decoder's recurrences (4 x 64 reconstructions) and the per-frame pose MLP; none of these can be
-shared between the reconstructions without changing the model.
+shared between the reconstructions without changing the model. With ``enc_input="relative"``
+(the book's) they can: the two copies differ by a translation, which the encoder no longer sees,
+so the step encodes copy 1 only, draws one z_movement for both copies (`shares_movement`), and
+the cross reconstructions equal the self ones; half the encoder's and the decoder's work goes.
 
 Why the decomposition's rebuilt units are damped, and the switches against it
 (`DanceUnitConfig`; their defaults are the paper's model): the training copies are translated by
@@ -259,19 +262,27 @@ def draw_noise(
         return torch.randn(shape, generator=generator, device=device)
 
     s = cfg.n_single_frames
+    copies = 1 if shares_movement(cfg) else 2  # one movement draw serves both copies
     keep = None
     if cfg.latent_dropout > 0:
         p = cfg.latent_dropout
-        u = torch.rand((2 * batch, cfg.z_movement), generator=generator, device=device)
-        keep = (u >= p).float() / (1 - p)
+        u = torch.rand((copies * batch, cfg.z_movement), generator=generator, device=device)
+        keep = ((u >= p).float() / (1 - p)).repeat(3 - copies, 1)
     frames = torch.randperm(cfg.unit_frames - 1, generator=generator, device=device)[:s] + 1
     return DecompNoise(
         randn(2 * batch, cfg.z_init),
         randn(s * batch, cfg.z_init),
-        randn(2 * batch, cfg.z_movement),
+        randn(copies * batch, cfg.z_movement).repeat(3 - copies, 1),
         keep,
         frames,
     )
+
+
+def shares_movement(cfg: DanceUnitConfig) -> bool:
+    """Whether the two jittered copies of a unit get one movement code: with ``enc_input ==
+    "relative"`` the encoder reads each frame minus the first, so the copies (which differ by a
+    translation) look the same to it, and the training step draws z_movement once for both."""
+    return cfg.enc_input == "relative"
 
 
 def zero_noise(cfg: DanceUnitConfig, batch: int, device: torch.device | str) -> DecompNoise:
@@ -316,12 +327,20 @@ def decomposition_losses(
         q_single = Gaussian(q_both.mu[2 * b :], q_both.logvar[2 * b :])
     z_init = q_init.sample(noise.eps_init)
     z_single = q_single.sample(noise.eps_single)
-    q_mov = model.encode_movement(torch.cat([x1, x2]), naive=naive)
+    shared = shares_movement(cfg) and not naive  # copy 2's code is copy 1's: encode once
+    if shared:
+        q_one = model.encode_movement(x1)
+        q_mov = Gaussian(q_one.mu.repeat(2, 1), q_one.logvar.repeat(2, 1))
+    else:
+        q_mov = model.encode_movement(torch.cat([x1, x2]), naive=naive)
     z_mov = q_mov.sample(noise.eps_movement)
     z_dec = z_mov * noise.keep if noise.keep is not None else z_mov
     zi1, zi2 = z_init[:b], z_init[b:]
     zm1, zm2 = z_dec[:b], z_dec[b:]
-    if naive:
+    if shared:  # zm1 == zm2, so the cross reconstructions are the self ones: decode once
+        recon = model.decode(torch.cat([zi1, zi2]), torch.cat([zm1, zm1])).repeat(2, 1, 1)
+        pose_hat = model.init_dec(torch.cat([z_init, z_single]))
+    elif naive:
         recon = torch.cat(
             [
                 model.decode(zi1, zm1, naive=True),

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from d2mlib.config import resolve_precision
+
 
 def make_rnn(
     kind: str, input_size: int, hidden: int, num_layers: int = 1, bidirectional: bool = False
@@ -201,7 +203,7 @@ def full(t: Tensor) -> Tensor:
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The forward pass's context for a TrainConfig.precision: bfloat16 autocast or nothing."""
-    if precision == "fp32":
+    if resolve_precision(precision, device) == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 

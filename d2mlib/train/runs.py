@@ -329,6 +329,7 @@ def train_stage(
     stage_obj = build_stage(stage, cfg, device, deps)
     run_info = _run_info(stage, cfg, data_dir, dep_paths, info.world_size, device, styles)
     run_info["dataset_styles"] = list(store.styles)  # label order, for naming predictions
+    run_info["precision"] = cfgmod.resolve_precision(tcfg.precision, device)  # what "auto" became
     if info.main:
         path.mkdir(parents=True, exist_ok=True)
         (path / DONE_MARKER).unlink(missing_ok=True)
