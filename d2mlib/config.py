@@ -25,7 +25,9 @@ composer.dance_enc_hidden / dec_hidden  1024      256       16
 composer.style_enc_hidden               64        64        8
 composer.disc_hidden / zdisc_hidden     1024/512  256/128   16/8
 composer.regressor_hidden               512       128       8
-train_style / decomp / comp batch_size  256       64/32/32  8
+train_style.batch_size                  256       64        8
+train_decomp.batch_size                 256       32        8
+train_comp.batch_size                   256       32        8
 train_decomp.lr                         2e-4      3e-3      2e-4
 train_decomp / train_comp steps         100k/100k 4000/800  4/4
 train_decomp / train_comp precision     fp32      auto      fp32
@@ -44,8 +46,8 @@ decomposition limited the composed dances (the evaluation chapter's ``unit_recon
 that KL the codes are not drawn towards N(0, I), so the composer's KL that pulls its codes there is
 off too. Its precision is ``auto``: bfloat16 autocast where the hardware multiplies bfloat16
 natively (a CPU with AMX or AVX512-BF16, a CUDA GPU that supports it), float32 elsewhere. On a CPU
-without those instructions bfloat16 is emulated and a decomposition step is about 25 times slower
-than in float32 (`make bench` and the timing chapter measure both).
+without those instructions bfloat16 is emulated: on an AVX2-only CPU a decomposition step took
+about 20 times as long as in float32 (`make bench` and the timing chapter measure both).
 
 ``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
 30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
