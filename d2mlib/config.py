@@ -25,7 +25,6 @@ composer.dance_enc_hidden / dec_hidden  1024      256       16
 composer.style_enc_hidden               64        64        8
 composer.disc_hidden / zdisc_hidden     1024/512  256/128   16/8
 composer.regressor_hidden               512       128       8
-train_style.batch_size                  256       64        8
 train_decomp.batch_size                 256       32        8
 train_comp.batch_size                   256       32        8
 train_decomp.lr                         2e-4      3e-3      2e-4
@@ -35,19 +34,12 @@ train_decomp lr schedule                constant  cosine    constant
 dance_unit.kl_movement, composer.w_kl   1, 0.01   0, 0      1, 0.01
 ======================================  ========  ========  =======
 
-The decomposition and the composer train on batches of 32 units or sequences (the style
-extractor on 64): a step costs about half of one on 64, which is what buys a 2-core build its
-steps on a CPU without bfloat16 instructions.
-
+Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its steps.
 The book's decomposition trains at 15x the paper's learning rate, with the motion switches
-below on, with a cosine-annealed rate and without the KL on z_movement:
-with the paper's settings and 1000 steps instead of 100k its rebuilt units were damped, and the
+below on, a cosine-annealed rate and no KL on z_movement: with the paper's settings and 1000 steps instead of 100k its rebuilt units were damped, and the
 decomposition limited the composed dances (the evaluation chapter's ``unit_recon`` row). Without
 that KL the codes are not drawn towards N(0, I), so the composer's KL that pulls its codes there is
-off too. Its precision is ``auto``: bfloat16 autocast where the hardware multiplies bfloat16
-natively (a CPU with AMX or AVX512-BF16, a CUDA GPU that supports it), float32 elsewhere. On a CPU
-without those instructions bfloat16 is emulated: on an AVX2-only CPU a decomposition step took
-about 20 times as long as in float32 (`make bench` and the timing chapter measure both).
+off too. Precision ``auto``: bfloat16 where native (`models.rnn.native_bf16`), else float32.
 
 ``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
 30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
@@ -551,25 +543,6 @@ def config_hash(cfg: Any, length: int = 10) -> str:
     """A stable short hex hash of a config's content (keys sorted), used to key cached runs."""
     blob = json.dumps(hashable(to_dict(cfg)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` multiplies bfloat16 natively (CUDA with bf16 support; a CPU with AMX or
-    AVX512-BF16), where bfloat16 autocast is faster than float32."""
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return device.type == "cpu" and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The arithmetic a TrainConfig.precision means on `device`: "auto" becomes "bf16" where
-    `native_bf16`, else "fp32"; "fp32" and "bf16" stay as they are."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-    return precision
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

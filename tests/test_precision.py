@@ -16,7 +16,7 @@ from d2mlib.models import (
     fast_rnn,
     make_rnn,
 )
-from d2mlib.models.rnn import autocast_for
+from d2mlib.models.rnn import autocast_for, native_bf16, resolve_precision
 from d2mlib.timing import timed_config as stage_config
 from d2mlib.train import run_name
 
@@ -236,13 +236,13 @@ def test_auto_precision_is_bf16_exactly_where_the_cpu_multiplies_bfloat16(monkey
     for native in (False, True):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda n=native: n)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-        assert C.native_bf16(cpu) is native
-        assert C.resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+        assert native_bf16(cpu) is native
+        assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
         with autocast_for(cpu, "auto"):
             assert torch.is_autocast_enabled("cpu") is native
-    assert C.resolve_precision("fp32", cpu) == "fp32"  # explicit values are kept
-    assert C.resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("fp32", cpu) == "fp32"  # explicit values are kept
+    assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(ConfigError, match="fp16"):
-        C.resolve_precision("fp16", cpu)
+        resolve_precision("fp16", cpu)
     assert C.preset("book").train_decomp.precision == "auto"
     assert C.TrainConfig(precision="auto").precision == "auto"

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from d2mlib.config import resolve_precision
+from d2mlib.config import PRECISIONS
+from d2mlib.errors import ConfigError
 
 
 def make_rnn(
@@ -199,6 +200,25 @@ def fast_rnn(
 def full(t: Tensor) -> Tensor:
     """`t` in float32 when autocast made it bfloat16 or float16; otherwise `t` itself."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 natively (CUDA with bf16 support; a CPU with AMX or
+    AVX512-BF16), where bfloat16 autocast is faster than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return device.type == "cpu" and any(getattr(torch.cpu, c, lambda: False)() for c in checks)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The arithmetic a TrainConfig.precision means on `device`: "auto" becomes "bf16" where
+    `native_bf16`, else "fp32"; "fp32" and "bf16" stay as they are."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    return precision
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

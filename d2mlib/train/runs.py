@@ -25,6 +25,7 @@ from d2mlib.data.layout import data_identity, dataset_styles
 from d2mlib.data.loaders import keep_styles
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import CheckpointError, ConfigError, DataError
+from d2mlib.models.rnn import resolve_precision
 from d2mlib.stages import build_stage, run_key, spec, train_loaders
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.distributed import DistInfo, _barrier, init_distributed
@@ -259,6 +260,7 @@ def _run_info(
         "deps": dep_paths,
         "world_size": world_size,
         "device": str(device),
+        "precision": resolve_precision(cfg.train_for(stage).precision, device),  # what auto became
     }
     if styles is not None:
         run_info["styles"] = list(styles)
@@ -329,7 +331,6 @@ def train_stage(
     stage_obj = build_stage(stage, cfg, device, deps)
     run_info = _run_info(stage, cfg, data_dir, dep_paths, info.world_size, device, styles)
     run_info["dataset_styles"] = list(store.styles)  # label order, for naming predictions
-    run_info["precision"] = cfgmod.resolve_precision(tcfg.precision, device)  # what "auto" became
     if info.main:
         path.mkdir(parents=True, exist_ok=True)
         (path / DONE_MARKER).unlink(missing_ok=True)
