@@ -36,8 +36,8 @@ dance_unit.kl_movement, composer.w_kl   1, 0.01   0, 0      1, 0.01
 
 Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its steps.
 The book's decomposition trains at 15x the paper's learning rate, with the motion switches
-below on, a cosine-annealed rate and no KL on z_movement: with the paper's settings and 1000 steps instead of 100k its rebuilt units were damped, and the
-decomposition limited the composed dances (the evaluation chapter's ``unit_recon`` row). Without
+below on, a cosine-annealed rate and no KL on z_movement: with the paper's settings and
+1000 steps instead of 100k its rebuilt units were damped, and the decomposition limited the composed dances (the evaluation chapter's ``unit_recon`` row). Without
 that KL the codes are not drawn towards N(0, I), so the composer's KL that pulls its codes there is
 off too. Precision ``auto``: bfloat16 where native (`models.rnn.native_bf16`), else float32.
 

@@ -262,17 +262,17 @@ def draw_noise(
         return torch.randn(shape, generator=generator, device=device)
 
     s = cfg.n_single_frames
-    copies = 1 if shares_movement(cfg) else 2  # one movement draw serves both copies
+    reps = 2 if shares_movement(cfg) else 1  # one movement draw serves both copies
     keep = None
     if cfg.latent_dropout > 0:
         p = cfg.latent_dropout
-        u = torch.rand((copies * batch, cfg.z_movement), generator=generator, device=device)
-        keep = ((u >= p).float() / (1 - p)).repeat(3 - copies, 1)
+        u = torch.rand((2 // reps * batch, cfg.z_movement), generator=generator, device=device)
+        keep = ((u >= p).float() / (1 - p)).repeat(reps, 1)
     frames = torch.randperm(cfg.unit_frames - 1, generator=generator, device=device)[:s] + 1
     return DecompNoise(
         randn(2 * batch, cfg.z_init),
         randn(s * batch, cfg.z_init),
-        randn(copies * batch, cfg.z_movement).repeat(3 - copies, 1),
+        randn(2 // reps * batch, cfg.z_movement).repeat(reps, 1),
         keep,
         frames,
     )
@@ -339,7 +339,6 @@ def decomposition_losses(
     zm1, zm2 = z_dec[:b], z_dec[b:]
     if shared:  # zm1 == zm2, so the cross reconstructions are the self ones: decode once
         recon = model.decode(torch.cat([zi1, zi2]), torch.cat([zm1, zm1])).repeat(2, 1, 1)
-        pose_hat = model.init_dec(torch.cat([z_init, z_single]))
     elif naive:
         recon = torch.cat(
             [
@@ -349,9 +348,11 @@ def decomposition_losses(
                 model.decode(zi2, zm1, naive=True),
             ]
         )
-        pose_hat = torch.cat([model.init_dec(z_init), model.init_dec(z_single)])
     else:
         recon = model.decode(torch.cat([zi1, zi2, zi1, zi2]), torch.cat([zm1, zm2, zm2, zm1]))
+    if naive:
+        pose_hat = torch.cat([model.init_dec(z_init), model.init_dec(z_single)])
+    else:
         pose_hat = model.init_dec(torch.cat([z_init, z_single]))
     recon, pose_hat = full(recon), full(pose_hat)  # losses in float32 under autocast
     target = torch.cat([x1, x2, x1, x2])
