@@ -60,8 +60,13 @@ ballroom:  ## clone the public ballroom dataset (Dance with Melody) into data/ta
 ballroom-import: $(STAMP)  ## import the ballroom dances into $(DATA_ROOT)/ballroom (what the chapter reads)
 	$(if $(BALLROOM_SRC),$(BIN)/d2m data import-ballroom $(BALLROOM_SRC) --out $(DATA_ROOT)/ballroom,@echo "no ballroom data: run make ballroom or set D2M_BALLROOM")
 
+# The chapters execute two at a time first (d2mlib.prebuild: one torch thread each, into the build's
+# jupyter cache; the timing chapter alone), then jupyter-book renders them from that cache.
+BOOK_ENV = D2M_BOOK_BUILD=1 D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT)
+
 book: $(STAMP) $(VENDOR_STAMP) data  ## execute every chapter and build the static site into _build/html
-	D2M_BOOK_BUILD=1 D2M_DATA=$(BOOK_DATA) D2M_RUNS=$(RUNS_ROOT) $(BIN)/jupyter-book build . --keep-going
+	$(BOOK_ENV) $(BIN)/python -m d2mlib.prebuild --cache _build/.jupyter_cache
+	$(BOOK_ENV) $(BIN)/jupyter-book build . --keep-going
 	$(BIN)/python -m d2mlib.site check _build/html
 	@echo "open _build/html/index.html"
 

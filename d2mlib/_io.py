@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import tempfile
@@ -40,6 +41,24 @@ def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for `path` while the block runs; other processes wait for it.
+
+    The lock file lies in a `.locks` folder beside `path`, so that two chapters executed at
+    once (`python -m d2mlib.prebuild`) train or write the same cached thing only once.
+    """
+    path = Path(path)
+    lock = path.parent / ".locks" / f"{path.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from d2mlib import audio, synth
-from d2mlib._io import save_npy, write_text
+from d2mlib._io import file_lock, save_npy, write_text
 from d2mlib.config import STYLES
 from d2mlib.data.layout import (
     _SAMPLE_RATE,
@@ -316,6 +316,12 @@ def ensure_dataset(
     is used as it is. A complete dataset of another preset/seed raises DataError.
     """
     data_dir = Path(data_dir)
+    with file_lock(data_dir):  # a chapter executed alongside may be writing it: wait for it
+        return _ensure_dataset(data_dir, preset, seed, progress)
+
+
+def _ensure_dataset(data_dir: Path, preset: str, seed: int, progress: bool) -> Path:
+    """ensure_dataset's work, under its lock."""
     marker = dataset_complete(data_dir)
     if marker is not None:
         if (marker.get("preset"), marker.get("seed")) != (preset, seed):

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import yaml
 from torch import nn
 
 from d2mlib import skeleton
-from d2mlib._io import write_text
+from d2mlib._io import file_lock, write_text
 from d2mlib.errors import CheckpointError, ConfigError
 from d2mlib.train.checkpoints import epoch_seed, load_checkpoint
 from d2mlib.train.loop import LoopConfig, fit
@@ -246,9 +247,25 @@ def train_dance_classifier(
         )
     cfg = dataclasses.asdict(config)
     run_dir = Path(runs_dir) / f"dance-{_content_hash(cfg, tr_x, tr_y, va_x, va_y)[:8]}"
+    with file_lock(run_dir):  # a chapter executed alongside may be training it: wait for it
+        if not (run_dir / DONE_MARKER).is_file():
+            _fit_classifier(config, cfg, tr_x, tr_y, va_x, va_y, run_dir, progress, device)
+    return load_dance_classifier(run_dir), run_dir
+
+
+def _fit_classifier(
+    config: DanceClassifierConfig,
+    cfg: dict[str, Any],
+    tr_x: np.ndarray,
+    tr_y: np.ndarray,
+    va_x: np.ndarray,
+    va_y: np.ndarray,
+    run_dir: Path,
+    progress: bool,
+    device: str,
+) -> None:
+    """Train a dance classifier into `run_dir` and mark it done."""
     done = run_dir / DONE_MARKER
-    if done.is_file():
-        return load_dance_classifier(run_dir), run_dir
     with torch.random.fork_rng(devices=[]):  # initial weights from the config's seed alone
         torch.manual_seed(config.seed)
         model = DanceClassifier(config)
@@ -273,7 +290,6 @@ def train_dance_classifier(
     )
     marker = {"step": result.step, "best_val_loss": result.best_value, "seconds": result.seconds}
     write_text(done, json.dumps(marker, sort_keys=True) + "\n")
-    return load_dance_classifier(run_dir), run_dir
 
 
 def load_dance_classifier(run_dir: str | Path) -> DanceClassifier:

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from d2mlib import ballroom, config, skeleton
+from d2mlib._io import file_lock
 from d2mlib.beats import beat_metrics, kinematic_beat_times
 from d2mlib.card import clip_dance
 from d2mlib.data import MARKER, dataset_complete, read_dataset
@@ -93,6 +94,14 @@ def ensure_import(
 ) -> dict[str, Any]:
     """The import summary of `src` in `out`, importing only when `out` is missing or stale."""
     src, out = Path(src), Path(out)
+    with file_lock(out):  # a chapter executed alongside may be importing it: wait for it
+        return _ensure_import(src, out, clips, styles, workers)
+
+
+def _ensure_import(
+    src: Path, out: Path, clips: Sequence[str] | None, styles: Sequence[str], workers: int
+) -> dict[str, Any]:
+    """ensure_import's work, under its lock."""
     if _fresh(out, src, clips, styles):
         summary = json.loads((out / ballroom.SUMMARY_FILE).read_text(encoding="utf-8"))
         summary["data_dir"], summary["imported"] = str(out), False

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import torch
 from torch import distributed as dist
 
 from d2mlib import config as cfgmod
-from d2mlib._io import write_text
+from d2mlib._io import file_lock, write_text
 from d2mlib.config import resolve_device
 from d2mlib.data.layout import data_identity, dataset_styles
 from d2mlib.data.loaders import keep_styles
@@ -320,7 +321,31 @@ def train_stage(
         path = path.with_name(f"{path.name}-{'+'.join(styles)}")
     if resume and (path / DONE_MARKER).is_file():
         return read_run(path, cached=True)
+    # a chapter executed alongside (d2mlib.prebuild) may be training this very run: wait for it
+    with file_lock(path) if info.world_size == 1 else nullcontext():
+        if resume and (path / DONE_MARKER).is_file():
+            return read_run(path, cached=True)
+        return _train_into(
+            path, stage, cfg, data_dir, runs_dir, styles, device, info, resume, progress,
+            train_missing,
+        )  # fmt: skip
 
+
+def _train_into(
+    path: Path,
+    stage: str,
+    cfg: Any,
+    data_dir: Path,
+    runs_dir: Path,
+    styles: list[str] | None,
+    device: torch.device,
+    info: DistInfo,
+    resume: bool,
+    progress: bool,
+    train_missing: bool,
+) -> Run:
+    """Train `stage` into the run folder `path` (train_stage's work once no finished run is there)."""
+    tcfg = cfg.train_for(stage)
     deps: dict[str, Any] = {}
     dep_paths: dict[str, str] = {}
     if spec(stage).needs:
