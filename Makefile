@@ -70,9 +70,11 @@ book: $(STAMP) $(VENDOR_STAMP) data  ## execute every chapter and build the stat
 	$(BIN)/python -m d2mlib.site check _build/html
 	@echo "open _build/html/index.html"
 
+SMOKE_ENV = D2M_BOOK_BUILD=1 D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke
+
 book-smoke: $(STAMP) $(VENDOR_STAMP)  ## the smoke build (tests use it): smoke data, separate output folder
-	D2M_BOOK_BUILD=1 D2M_SMOKE=1 D2M_DATA=$(DATA_ROOT)/smoke D2M_RUNS=$(RUNS_ROOT)/smoke \
-	  $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
+	$(SMOKE_ENV) $(BIN)/python -m d2mlib.prebuild --cache _build/smoke/_build/.jupyter_cache
+	$(SMOKE_ENV) $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/smoke
 
 browser:
 	@command -v chromium >/dev/null || { \

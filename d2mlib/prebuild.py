@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -68,20 +70,31 @@ def execution_order(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return side, [p for p in paths if p.stem in ALONE]
 
 
-def _execute(
-    path: str, threads: int | None, timeout: int
+def execute_chapter(
+    path: str, threads: int | None = None, timeout: int = 3600, numba_dir: str | None = None
 ) -> tuple[str, str | None, float, str | None]:
-    """Execute one chapter in a fresh kernel: (path, executed notebook JSON or None, s, error)."""
+    """Execute one chapter in a fresh kernel: (path, executed notebook JSON or None, s, error).
+
+    The kernel inherits this process's environment: `threads` sets OMP_NUM_THREADS (torch starts
+    with that many threads), and `numba_dir` gives it a numba cache of this process's own.
+    """
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if threads is not None:  # the kernel inherits them; torch starts with that many threads
-            os.environ[var] = str(threads)
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if numba_dir is not None:
+        # librosa compiles its beat tracker with numba's on-disk cache; two kernels writing
+        # the same cache at once left an entry that segfaulted the next one to load it
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(numba_dir) / str(os.getpid()))
     nb = read_chapter(Path(path))
-    result = single_nb_execution(
-        nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False, meta_override=True
-    )
+    t0 = time.perf_counter()
+    try:
+        result = single_nb_execution(
+            nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False, meta_override=True
+        )
+    except Exception as err:  # e.g. DeadKernelError: the kernel itself died
+        return path, None, time.perf_counter() - t0, f"{type(err).__name__}: {err}"
     if result.err is not None:
         return path, None, result.time, result.exc_string or repr(result.err)
     return path, nbformat.writes(nb), result.time, None
@@ -93,8 +106,8 @@ def _log(message: str) -> None:
 
 def prebuild(
     root: Path, cache_path: Path, jobs: int, timeout: int = 3600, threads: int = 1
-) -> list[str]:
-    """Execute every chapter missing from the cache (`jobs` at a time); the names of failures."""
+) -> dict[str, str]:
+    """Execute every chapter missing from the cache (`jobs` at a time); failures: name -> error."""
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
@@ -115,13 +128,13 @@ def prebuild(
         except KeyError:
             todo.append(path)
     side, alone = execution_order(todo)
-    failed: list[str] = []
+    failed: dict[str, str] = {}
 
     def store(future: Future) -> None:
         path, text, seconds, error = future.result()
         name = Path(path).stem
         if error is not None:
-            failed.append(name)
+            failed[name] = error
             _log(f"{name}: FAILED after {seconds:.0f} s\n{error[-3000:]}")
             return
         nb = nbformat.reads(text, as_version=4)
@@ -129,20 +142,32 @@ def prebuild(
         cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
         _log(f"{name}: executed in {seconds:.0f} s")
 
-    for group, n in ((side, jobs), (alone, 1)):
-        if not group:
-            continue
-        workers = min(n, len(group))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            pending = set()
-            for path in group:
-                _log(f"{path.stem}: queued")
-                pending.add(pool.submit(_execute, str(path), threads if n > 1 else None, timeout))
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    store(future)
+    numba_dir = tempfile.mkdtemp(prefix="d2m-numba-")  # one numba cache per worker process
+    try:
+        for group, n in ((side, jobs), (alone, 1)):
+            _run_group(group, n, threads, timeout, numba_dir, store)
+    finally:
+        shutil.rmtree(numba_dir, ignore_errors=True)
     return failed
+
+
+def _run_group(
+    group: list[Path], jobs: int, threads: int, timeout: int, numba_dir: str, store: Any
+) -> None:
+    """Execute `group` in `jobs` processes (`threads` torch threads each when jobs > 1)."""
+    if not group:
+        return
+    n = min(jobs, len(group))
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+        pending = set()
+        for path in group:
+            _log(f"{path.stem}: queued")
+            args = (str(path), threads if n > 1 else None, timeout, numba_dir)
+            pending.add(pool.submit(execute_chapter, *args))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                store(future)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         root, args.cache or root / DEFAULT_CACHE, args.jobs, args.timeout, args.threads
     )
     if failed:
-        print(f"prebuild: chapters failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"prebuild: chapters failed: {', '.join(sorted(failed))}", file=sys.stderr)
         return 1
     return 0
 

@@ -57,8 +57,25 @@ def smoke_env(smoke_data: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def smoke_site(smoke_env: dict[str, str]) -> Path:
-    """The book built in smoke mode with -W -n into _build/smoke (a folder of its own)."""
+def smoke_executed(smoke_env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """(the smoke build's jupyter cache, failures by chapter): every chapter executed in smoke
+    mode, two at a time, as `make book` does (emptied first: a cached chapter would hide a change
+    in the library)."""
+    from d2mlib import prebuild
+
+    cache = SMOKE_OUT / "_build" / ".jupyter_cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    with pytest.MonkeyPatch.context() as mp:  # the chapters' kernels inherit the smoke settings
+        for key in ("D2M_BOOK_BUILD", "D2M_SMOKE", "D2M_DATA", "D2M_RUNS", "PYTHONHASHSEED"):
+            mp.setenv(key, smoke_env[key])
+        failed = prebuild.prebuild(ROOT, cache, jobs=2, timeout=900)
+    return cache, failed
+
+
+@pytest.fixture(scope="session")
+def smoke_site(smoke_env: dict[str, str], smoke_executed: tuple[Path, dict[str, str]]) -> Path:
+    """The book built in smoke mode with -W -n into _build/smoke (a folder of its own), from the
+    chapters `smoke_executed` ran (only the intro, which reads their verdicts, executes here)."""
     shutil.rmtree(SMOKE_OUT / "_build" / "html", ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", ".", "-W", "-n", "--keep-going", "--path-output", str(SMOKE_OUT)]

@@ -62,21 +62,27 @@ def test_prebuild_caches_what_it_executes_and_names_failures(tmp_path: Path) -> 
 
     write_book(
         tmp_path,
-        {"intro": "print('intro')", "one": "x = 6 * 7\nprint(x)", "two": "1 / 0"},
+        {
+            "intro": "print('intro')",
+            "one": "import os\nprint(6 * 7, os.environ['OMP_NUM_THREADS'], os.environ['NUMBA_CACHE_DIR'])",
+            "two": "1 / 0",
+        },
         extra={"intro": "mystnb:\n  execution_mode: force\n"},
     )
     cache_dir = tmp_path / "cache"
     failed = prebuild.prebuild(tmp_path, cache_dir, jobs=2, timeout=120)
-    assert failed == ["two"]
+    assert list(failed) == ["two"] and "ZeroDivisionError" in failed["two"]
     cache = get_cache(str(cache_dir))
     record = cache.match_cache_notebook(prebuild.read_chapter(tmp_path / "one.md"))
     nb = cache.get_cache_bundle(record.pk).nb
-    assert nb.cells[-1].outputs[0]["text"] == "42\n"  # executed, and stored with its output
+    answer, threads, numba_dir = nb.cells[-1].outputs[0]["text"].split()  # stored with outputs
+    assert (answer, threads) == ("42", "1")  # side by side: one torch thread each
+    assert "d2m-numba-" in numba_dir  # a numba cache of the worker's own
     for name in ("intro", "two"):  # left to jupyter-book (force), and failed: nothing cached
         with pytest.raises(KeyError):
             cache.match_cache_notebook(prebuild.read_chapter(tmp_path / f"{name}.md"))
     # a second pass finds "one" cached and executes only the chapter that failed
-    assert prebuild.prebuild(tmp_path, cache_dir, jobs=2, timeout=120) == ["two"]
+    assert list(prebuild.prebuild(tmp_path, cache_dir, jobs=2, timeout=120)) == ["two"]
     assert len(cache.list_cache_records()) == 1
 
 
