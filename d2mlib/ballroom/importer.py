@@ -267,21 +267,24 @@ def _run_clips(folders, tmp, shift, workers, progress) -> list[dict]:
 
     bar = tqdm(total=len(folders), desc="importing ballroom", unit="clip", disable=not progress)
     try:
-        if workers <= 1:
-            rows = []
-            for f in folders:
-                rows.append(import_clip(f, tmp, shift))
-                bar.update(1)
+        rows = []
+        # the first clip here, before any pool: librosa compiles its beat tracker into numba's
+        # on-disk cache on first use, and two processes compiling it at once leave an entry
+        # that segfaults whoever loads it next; the pool's workers then only load it
+        for f in folders if workers <= 1 else folders[:1]:
+            rows.append(import_clip(f, tmp, shift))
+            bar.update(1)
+        if workers <= 1 or len(folders) == 1:
             return rows
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(import_clip, f, tmp, shift) for f in folders]
+            futures = [pool.submit(import_clip, f, tmp, shift) for f in folders[1:]]
             for fut in futures:
                 fut.add_done_callback(lambda _: bar.update(1))
-            return [fut.result() for fut in futures]
+            return rows + [fut.result() for fut in futures]
     finally:
         bar.close()
 
