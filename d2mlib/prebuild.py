@@ -2,8 +2,9 @@
 
 jupyter-book executes chapters one after another, and on a 2-core machine one chapter barely
 uses the second core: the book's small recurrent models gain little from a second torch thread
-(a `book` decomposition step at batch 32 on the 2-core AVX2 build machine: 0.19 s on one thread,
-0.18 s on two; two one-thread processes at once: 0.21 s each). So `make book` first runs this:
+(a `book` decomposition step at batch 32, measured once outside the build on 1 December 2026
+on a 2-core AVX2 machine: 0.19 s on one thread, 0.18 s on two; two one-thread processes at
+once: 0.21 s each). So `make book` first runs this:
 the chapters execute in `--jobs` processes with one torch thread each, and each executed
 notebook goes into the jupyter cache where `jupyter-book build` finds it (a chapter whose code
 is unchanged is not executed again, there or here). A run that several chapters share is
