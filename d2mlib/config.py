@@ -1,53 +1,39 @@
 """Configuration: frozen dataclasses whose defaults are the paper's values, presets, YAML in and out.
 
-Four presets, built from the defaults with `dataclasses.replace`:
+Four presets, built from the defaults with `dataclasses.replace`: ``paper`` (the sizes of the
+paper and of the original code), ``improved`` (``paper`` with the improved style extractor:
+hidden 512, 2 layers, a 512 -> 30 linear so the code stays 30-d, dropout 0.3 twice in the
+classifier head, 6 s windows instead of 2 s), ``book`` (scaled down to train in minutes on 2
+CPU cores) and ``smoke`` (tiny, for tests); side by side (each recurrent layer by ``rnn``):
 
-- ``paper``: the sizes of the paper and of the original code (seconds per training step on 2 CPU cores);
-- ``improved``: ``paper`` with the improved music style extractor (bigger GRU, longer windows);
-- ``book``: the same architecture scaled down so that each stage trains in minutes on 2 CPU cores;
-- ``smoke``: tiny sizes for tests (each step takes milliseconds).
+============================================================  ==========  ==========  ========
+field                                                         paper       book        smoke
+============================================================  ==========  ==========  ========
+style.hidden / num_layers / window / code_dim                 30/1/30/30  30/1/30/30  8/1/30/8
+dance_unit.init_hidden / z_init                               64/10       64/10       16/4
+dance_unit.enc_hidden (bidirectional) / dec_hidden            1024        256         16
+dance_unit.disc_hidden                                        1024        256         16
+dance_unit.z_movement, composer.z_dance                       512         128         8
+composer.dance_enc_hidden / dance_dec_hidden / disc_hidden    1024        256         16
+composer.style_enc_hidden / zdisc_hidden / regressor_hidden   64/512/512  64/128/128  8/8/8
+train_decomp.batch_size, train_comp.batch_size                256         32          8
+train_decomp.lr, train_comp.lr                                2e-4/2e-4   3e-3/1e-3   2e-4/2e-4
+train_decomp.steps, train_comp.steps                          100k/100k   3000/800    4/4
+dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0         1/0.01
+composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
+dance_unit.linear_path, composer.linear_path                  no          yes         no
+============================================================  ==========  ==========  ========
 
-Sizes side by side (every recurrent layer is ``gru`` or ``lstm`` by the ``rnn`` field):
-
-======================================  ========  ========  =======
-field                                   paper     book      smoke
-======================================  ========  ========  =======
-style.hidden / num_layers / window      30/1/30   30/1/30   8/1/30
-style.code_dim (composer's style input) 30        30        8
-dance_unit.init_hidden (pose MLP)       64        64        16
-dance_unit.z_init                       10        10        4
-dance_unit.enc_hidden (bidirectional)   1024      256       16
-dance_unit.z_movement                   512       128       8
-dance_unit.dec_hidden                   1024      256       16
-dance_unit.disc_hidden                  1024      256       16
-composer.z_dance                        512       128       8
-composer.dance_enc_hidden / dec_hidden  1024      256       16
-composer.style_enc_hidden               64        64        8
-composer.disc_hidden / zdisc_hidden     1024/512  256/128   16/8
-composer.regressor_hidden               512       128       8
-train_decomp.batch_size                 256       32        8
-train_comp.batch_size                   256       32        8
-train_decomp.lr                         2e-4      3e-3      2e-4
-train_decomp / train_comp steps         100k/100k 4000/800  4/4
-train_decomp / train_comp precision     fp32      auto      fp32
-train_decomp lr schedule                constant  cosine    constant
-dance_unit.kl_movement, composer.w_kl   1, 0.01   0, 0      1, 0.01
-======================================  ========  ========  =======
-
-Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its steps.
-The book's decomposition trains at 15x the paper's learning rate, with the motion switches
-below on, a cosine-annealed rate and no KL on z_movement: with the paper's settings and
-1000 steps instead of 100k its rebuilt units were damped, and the decomposition limited the composed dances (the evaluation chapter's ``unit_recon`` row). Without
-that KL the codes are not drawn towards N(0, I), so the composer's KL that pulls its codes there is
-off too. Precision ``auto``: bfloat16 where native (`models.rnn.native_bf16`), else float32.
-
-``improved`` changes only the style extractor: hidden 512, 2 layers, a 512 -> 30 linear so the code stays
-30-d, dropout 0.3 twice in the classifier head, windows of 90 frames (6 s) instead of 30 (2 s).
-
-A loss weight of 0 switches its term off (`ablation(cfg, name)`). Switches default to the paper:
-the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_time_code``,
-``w_velocity``) are explained in `d2mlib.models.dance_unit`, the composer's (``style_source``,
-``music_input``, ``code_input``) in `d2mlib.models.composer`.
+Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its
+steps. With the paper's settings and a few thousand steps, the decomposition's rebuilt units
+were damped and the composer's autoencoder rebuilt codes no better than their mean: ``book``
+turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_anchor``,
+``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
+linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
+near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
+dance latents (``w_dance_mmd``: `models.composer`), trains at higher rates (the decomposition's
+on a cosine) and at precision ``auto`` (bfloat16 where native, `models.rnn.native_bf16`).
+A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
 """
 
 from __future__ import annotations
@@ -74,6 +60,8 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 where the hardware multiplies it natively
 LR_SCHEDULES = ("constant", "cosine")
 DEC_OUTPUTS = ("pose", "offset")
+# an offset unit's first pose: decoded from z_init, or the real one (models.dance_unit)
+DEC_ANCHORS = ("decoded", "given")
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
 MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
@@ -146,13 +134,16 @@ class DanceUnitConfig:
     grad_clip: float = 0.5
     dec_time_code: bool = False  # decoder input: z_movement only (paper), or plus a frame one-hot
     dec_output: str = "pose"  # decoder frames: "pose" (paper) or "offset" from the initial pose
+    dec_anchor: str = "decoded"  # offsets added to: the pose decoded from z_init, or the given one
     enc_input: str = "pose"  # movement encoder reads: "pose" (paper) or "relative" to frame 0
     w_velocity: float = 0.0  # L1 on frame-to-frame differences of the reconstructions
+    linear_path: bool = False  # a linear map beside each recurrent net: unit <-> z_movement
 
     def __post_init__(self) -> None:
         check_fields(self)
         check_choice(self, "rnn", RNN_TYPES)
         check_choice(self, "dec_output", DEC_OUTPUTS)
+        check_choice(self, "dec_anchor", DEC_ANCHORS)
         check_choice(self, "enc_input", ENC_INPUTS)
         check_positive(self, "pose_dim", "unit_frames", "init_hidden", "z_init", "enc_hidden")
         check_positive(self, "enc_layers", "z_movement", "dec_hidden", "dec_layers", "disc_hidden")
@@ -194,6 +185,7 @@ class ComposerConfig:
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
     code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
     dec_sd_init: float = 0.0  # > 0: the dance decoder's code posterior sd starts here; 0: as built
+    linear_path: bool = False  # a linear map beside the dance encoder's and decoder's recurrences
     code_order: str = "sequence"  # "sorted"/"pooled": the dance latent cannot hold the timing
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
     prior: str = "learned"  # or "bank": composed latents drawn from training dances' latents
@@ -317,6 +309,8 @@ def _book_preset(paper: Config) -> Config:
             latent_dropout=0.0,
             enc_input="relative",
             dec_output="offset",
+            dec_anchor="given",
+            linear_path=True,
             dec_time_code=True,
             w_velocity=5.0,
             kl_movement=0.0,
@@ -324,6 +318,10 @@ def _book_preset(paper: Config) -> Config:
         composer=r(
             paper.composer,
             w_kl=0.0,
+            w_kl_dance=0.0,
+            w_dance_mmd=10.0,
+            dec_sd_init=0.002,
+            linear_path=True,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,
@@ -332,8 +330,8 @@ def _book_preset(paper: Config) -> Config:
             regressor_hidden=128,
         ),
         train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
-        train_decomp=r(shared, lr=3e-3, steps=4000, checkpoint_every=1000, lr_schedule="cosine"),
-        train_comp=r(shared, steps=800, checkpoint_every=400),
+        train_decomp=r(shared, lr=3e-3, steps=3000, checkpoint_every=1000, lr_schedule="cosine"),
+        train_comp=r(shared, lr=1e-3, steps=800, checkpoint_every=400),
     )
 
 
@@ -393,7 +391,7 @@ def preset(name: str) -> Config:
 _preset = preset  # make_config's `preset` argument shadows the function
 
 
-BANK_STEPS = {"book": 1600, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
+BANK_STEPS = {"book": 800, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
 BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else the cfg's)
 
 
@@ -510,6 +508,8 @@ HASH_SKIP_DEFAULTS = {
     "lr_schedule": "constant",
     "dec_time_code": False,
     "dec_output": "pose",
+    "dec_anchor": "decoded",
+    "linear_path": False,
     "enc_input": "pose",
     "w_velocity": 0.0,
     "style_source": "extractor",

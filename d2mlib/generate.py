@@ -266,7 +266,7 @@ class DanceGenerator:
         with torch.no_grad():
             for k in range(len(z_mov)):  # each unit starts from the last pose of the previous
                 z_init = self.dance_unit.init_enc(pose).mu
-                unit = self.dance_unit.decode(z_init, z_mov[k : k + 1])
+                unit = self.dance_unit.decode(z_init, z_mov[k : k + 1], pose0=pose)
                 units.append(unit)
                 pose = unit[:, -1]
         vectors = torch.cat(units, dim=1)[0, :n_frames].cpu().numpy()
@@ -388,6 +388,6 @@ def reconstruct_units(
         for lo in range(0, len(x), batch_size):
             chunk = torch.from_numpy(x[lo : lo + batch_size]).to(device)
             q_init, q_mov = dance_unit.encode(chunk)
-            out.append(dance_unit.decode(q_init.mu, q_mov.mu).cpu().numpy())
+            out.append(dance_unit.decode(q_init.mu, q_mov.mu, pose0=chunk[:, 0]).cpu().numpy())
     recon = np.concatenate(out) if out else x
     return normaliser.denormalise(recon).reshape(units.shape).astype(np.float32)

@@ -22,6 +22,7 @@ from d2mlib.studies.training import (
 
 r = dataclasses.replace
 CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
+BOOK = CURE | {"dec_anchor": "given", "linear_path": True}  # the book's switches, all of them
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -43,6 +44,8 @@ def test_motion_switches_default_to_the_paper_and_leave_its_config_hash_alone():
         False,
         0.0,
     )
+    assert (cfg.dec_anchor, cfg.linear_path) == ("decoded", False)
+    assert {k: getattr(preset("book").dance_unit, k) for k in BOOK} == BOOK
     paper = preset("paper")
     with_cure = r(paper, dance_unit=r(paper.dance_unit, dec_time_code=True))
     # the decomposition's hash before the switches existed (cached runs); the whole config's moved
@@ -56,9 +59,13 @@ def test_motion_switches_reject_unknown_choices():
         DanceUnitConfig(dec_output="velocity")
     with pytest.raises(ConfigError, match="enc_input"):
         DanceUnitConfig(enc_input="angles")
+    with pytest.raises(ConfigError, match="dec_anchor"):
+        DanceUnitConfig(dec_anchor="mean")
 
 
-@pytest.mark.parametrize("switch", [{}, *({k: v} for k, v in CURE.items()), CURE])
+@pytest.mark.parametrize(
+    "switch", [{}, *({k: v} for k, v in CURE.items()), {"linear_path": True}, CURE, BOOK]
+)
 def test_naive_and_batched_decomposition_agree_under_each_motion_switch(switch):
     cfg = r(preset("smoke").dance_unit, **switch)
     torch.manual_seed(0)
@@ -84,6 +91,40 @@ def test_offset_decoder_starts_each_unit_at_the_decoded_initial_pose():
     assert unit[:, 1:].sub(unit[:, :1]).abs().mean() > 1e-3  # and moves after it
 
 
+def test_given_anchor_starts_each_unit_at_the_given_pose_and_falls_back_without_one():
+    cfg = r(preset("smoke").dance_unit, dec_output="offset", dec_anchor="given")
+    torch.manual_seed(0)
+    model = DanceUnit(cfg).eval()
+    z_init, z_mov = torch.randn(5, cfg.z_init), torch.randn(5, cfg.z_movement)
+    pose0 = torch.randn(5, cfg.pose_dim)
+    unit = model.decode(z_init, z_mov, pose0=pose0)
+    torch.testing.assert_close(unit[:, 0], pose0)
+    moves = model.decode(z_init, z_mov)  # no pose known: the decoded one, the same movement
+    torch.testing.assert_close(moves[:, 0], model.init_dec(z_init))
+    torch.testing.assert_close(unit - unit[:, :1], moves - moves[:, :1])
+    decoded = DanceUnit(r(cfg, dec_anchor="decoded")).eval()  # the old anchor ignores pose0
+    decoded.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(decoded.decode(z_init, z_mov, pose0=pose0), moves)
+
+
+def test_linear_path_adds_a_linear_map_beside_each_recurrent_net():
+    cfg = r(preset("smoke").dance_unit, enc_input="relative", linear_path=True)
+    torch.manual_seed(0)
+    model = DanceUnit(cfg).eval()
+    flat = cfg.unit_frames * cfg.pose_dim
+    assert model.mov_enc.linear.in_features == flat
+    assert model.mov_dec.linear.out_features == flat
+    x = smoke_units()
+    with torch.no_grad():
+        with_path = model.encode_movement(x).mu
+        model.mov_enc.linear.weight.zero_()
+        model.mov_enc.linear.bias.zero_()
+        without = model.encode_movement(x).mu
+    assert not torch.allclose(with_path, without)
+    assert DanceUnit(r(cfg, linear_path=False)).mov_enc.linear is None
+
+
 def test_relative_encoder_ignores_a_translation_and_the_paper_encoder_does_not():
     x = smoke_units()
     shifted = x + torch.tensor([1.5, -0.7] * 14)
@@ -105,21 +146,28 @@ def motion_and_error(model: DanceUnit, x: torch.Tensor) -> tuple[float, float]:
     model.eval()
     with torch.no_grad():
         q_init, q_mov = model.encode(x)
-        rebuilt = model.decode(q_init.mu, q_mov.mu)
+        rebuilt = model.decode(q_init.mu, q_mov.mu, pose0=x[:, 0])
     tail = slice(-4, None)
     motion = rebuilt.diff(dim=1)[:, tail].abs().mean() / x.diff(dim=1)[:, tail].abs().mean()
     return float(motion), float((rebuilt - x).abs().mean())
 
 
-def test_trained_smoke_decomposition_moves_to_the_end_and_beats_holding_the_first_pose(smoke_data):
-    """Measured (smoke data, 1500 steps at lr 3e-3, seeds 0 and 1, the training units rebuilt
-    without translation): with the switches the last 4 frame steps carry 31-32% of the real motion
-    and the rebuild's L1 is 0.62x that of holding the first pose; the paper's model gives 4-6% and
-    0.82x. Thresholds: 20% and 0.75x."""
+@pytest.mark.parametrize(
+    ("switches", "least_motion", "most_error"), [(CURE, 0.20, 0.75), (BOOK, 0.40, 0.50)]
+)
+def test_trained_smoke_decomposition_moves_to_the_end_and_beats_holding_the_first_pose(
+    smoke_data, switches, least_motion, most_error
+):
+    """Measured on 1 December 2026 (smoke data, 1500 steps at lr 3e-3, seeds 0 and 1, the
+    training units rebuilt without translation): with the first four switches (CURE) the last 4
+    frame steps carry 23-25% of the real motion and the rebuild's L1 is 0.56x that of holding the
+    first pose; with all the book's (BOOK: the real first pose, the linear path) 50-53% and
+    0.38-0.39x. The paper's model gave 4-6% and 0.82x when this test was written. Thresholds:
+    20% and 0.75x, 40% and 0.50x."""
     cfg = preset("smoke")
     cfg = r(
         cfg,
-        dance_unit=r(cfg.dance_unit, latent_dropout=0.0, **CURE),
+        dance_unit=r(cfg.dance_unit, latent_dropout=0.0, **switches),
         train_decomp=r(cfg.train_decomp, lr=3e-3, steps=1500),
     )
     store = data.FeatureStore.open(smoke_data)
@@ -140,8 +188,8 @@ def test_trained_smoke_decomposition_moves_to_the_end_and_beats_holding_the_firs
     motion, error = motion_and_error(stage.model, x)
     held = float((x - x[:, :1]).abs().mean())
     print(f"motion {motion:.3f} error {error:.3f} held {held:.3f}")
-    assert motion > 0.20
-    assert error < 0.75 * held
+    assert motion > least_motion
+    assert error < most_error * held
 
 
 def test_without_motion_switches_keeps_sizes_and_training_and_resets_the_switches():
@@ -217,3 +265,33 @@ def test_restoration_phrase_names_the_restoration_that_takes_more_fid_away():
     assert restoration_phrase(23.5, 10.0, 8.0) == "the start, more than the damping,"
     with pytest.raises(MetricError, match="finite"):
         restoration_phrase(23.5, float("nan"), 8.0)
+
+
+def test_linear_code_dances_rebuild_units_in_the_code_space_and_hold_the_rest():
+    from d2mlib import skeleton
+    from d2mlib.studies.training import linear_code_dances
+
+    rng = np.random.default_rng(3)
+    t = np.linspace(0, 2 * np.pi, 32)[:, None, None]
+    amp = rng.normal(0, 5, (300, 1, 14, 2))  # one temporal shape: offsets span 28 dimensions
+    units = 200 + rng.normal(0, 3, (300, 1, 14, 2)) + amp * np.sin(t) + 0.5 * amp * np.cos(2 * t)
+    norm = skeleton.Normaliser.fit(units.reshape(-1, 14, 2))
+    dance = units[:3].reshape(96, 14, 2)
+    dance = np.concatenate([dance, dance[-5:]])  # 101 frames: 5 after the last whole unit
+    full = linear_code_dances(units, [dance], 28, norm)[0]
+    np.testing.assert_allclose(full, dance, atol=1e-2)
+    still = linear_code_dances(units, [dance], 0, norm)[0]
+    assert np.abs(still[:96] - dance[:96]).mean() > 1.0  # no code: the mean offsets only
+    np.testing.assert_allclose(still[::32][:3], dance[::32][:3], atol=1e-3)  # real first poses
+    np.testing.assert_allclose(still[96:], dance[96:], atol=1e-4)  # the tail stays real
+    with pytest.raises(MetricError, match="size"):
+        linear_code_dances(units, [dance], -1, norm)
+
+
+def test_linear_code_phrase_says_whether_the_code_size_limits_the_vae():
+    from d2mlib.studies.training import linear_code_phrase
+
+    assert linear_code_phrase(2.7, 137.0).startswith("the code's size is not what damps")
+    assert linear_code_phrase(140.0, 137.0).startswith("a linear code of that size does no better")
+    with pytest.raises(MetricError, match="finite"):
+        linear_code_phrase(float("nan"), 1.0)

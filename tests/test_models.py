@@ -20,7 +20,7 @@ from d2mlib.models import (
     parameter_count,
 )
 from d2mlib.models.bank import music_keys
-from d2mlib.models.composer import LOGVAR_INIT, mmd
+from d2mlib.models.composer import LINEAR_UNITS, LOGVAR_INIT, mmd
 from d2mlib.models.dance_unit import (
     Gaussian,
     UnitDiscriminator,
@@ -192,6 +192,33 @@ def test_composer_generates_one_movement_code_per_unit(rnn, n_units):
     c = model.generate(style, audio, n_units, torch.Generator().manual_seed(2))
     assert a.shape == (2, n_units, cfg.dance_unit.z_movement)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_composer_linear_path_maps_whole_sequences_and_refuses_longer_ones():
+    cfg = smoke("gru")
+    cfg = dataclasses.replace(cfg, composer=dataclasses.replace(cfg.composer, linear_path=True))
+    z_m, z_d = cfg.dance_unit.z_movement, cfg.composer.z_dance
+    torch.manual_seed(0)
+    model = Composer(cfg.composer, z_m).eval()
+    assert model.dance_enc.linear.in_features == LINEAR_UNITS * z_m
+    assert model.dance_dec.linear.out_features == LINEAR_UNITS * 2 * z_m
+    codes = Gaussian(torch.randn(2, 3, z_m), torch.zeros(2, 3, z_m))
+    music = torch.randn(2, 3, cfg.composer.unit_audio_dim)
+    z = torch.randn(2, z_d)
+    with torch.no_grad():
+        enc, dec = model.dance_enc(codes).mu, model.dance_dec(z, music).mu
+        for net in (model.dance_enc, model.dance_dec):  # without the maps: the recurrences alone
+            net.linear.weight.zero_()
+        assert not torch.allclose(model.dance_enc(codes).mu, enc)
+        assert not torch.allclose(model.dance_dec(z, music).mu, dec)
+    too_long = Gaussian(
+        torch.randn(1, LINEAR_UNITS + 1, z_m), torch.zeros(1, LINEAR_UNITS + 1, z_m)
+    )
+    with pytest.raises(ConfigError, match="at most"):
+        model.dance_enc(too_long)
+    assert (
+        Composer(dataclasses.replace(cfg.composer, linear_path=False), z_m).dance_enc.linear is None
+    )
 
 
 def test_paper_preset_constructs_with_reported_parameter_counts():

@@ -37,7 +37,17 @@ unit's first frame outward, so the last frames stay nearly still longest. ``enc_
 (the encoder reads each frame minus the first), ``dec_output="offset"`` (the decoder's frames are
 displacements added to the initial pose decoded from z_init), ``dec_time_code`` (a frame one-hot
 beside z_movement in the decoder's input) and ``w_velocity`` (L1 on frame-to-frame differences)
-move that learning earlier. ``latent_dropout`` (0.3, as the original code's option) is never
+move that learning earlier. Two more switches go to the cause. With ``dec_output="offset"`` a
+unit starts at the pose decoded from z_init, a 10-d code under a KL term that rebuilds a pose only
+roughly; ``dec_anchor="given"`` starts it at the real pose wherever that is known (a real unit's
+first frame; the previous unit's last pose when dances are chained), so the initial-pose VAE is
+left to what only it can do, drawing new initial poses. And the recurrent nets themselves learn
+the unit <-> code map slowly: a linear code of the same size (the units' first 128 principal
+components) rebuilds the book's dances almost exactly, where the recurrent VAE, after a few
+thousand steps, still damps them. ``linear_path`` adds a linear map from the whole (relative)
+unit to z_movement's posterior beside the encoder's recurrence, and one from z_movement to the
+unit's frames beside the decoder's; the recurrent nets learn what the linear maps miss.
+``latent_dropout`` (0.3, as the original code's option) is never
 applied in the original's decomposition step: its trainer builds the dropout layer but does not
 call it.
 """
@@ -135,13 +145,19 @@ class MovementEncoder(nn.Module):
         )
         self.h0 = nn.Parameter(0.1 * torch.randn(2 * cfg.enc_layers, 1, cfg.enc_hidden))
         self.head = nn.Linear(2 * cfg.enc_hidden, 2 * cfg.z_movement)
+        flat = cfg.unit_frames * cfg.pose_dim
+        self.linear = nn.Linear(flat, 2 * cfg.z_movement) if cfg.linear_path else None
 
     def forward(self, units: Tensor, naive: bool = False) -> Gaussian:
-        """Posterior of z_movement: from the forward pass's last and the backward pass's first frame."""
+        """Posterior of z_movement: from the forward pass's last and the backward pass's first
+        frame (plus, with ``cfg.linear_path``, a linear map of the whole unit)."""
         h0 = self.h0.expand(-1, units.shape[0], -1).contiguous()
         out = run_rnn(self.rnn, units, h0, naive)
         feat = torch.cat([out[:, -1, : self.hidden], out[:, 0, self.hidden :]], dim=1)
-        mu, logvar = full(self.head(feat)).chunk(2, dim=-1)
+        params = self.head(feat)
+        if self.linear is not None:
+            params = params + self.linear(units.flatten(1))
+        mu, logvar = full(params).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
 
@@ -167,6 +183,8 @@ class MovementDecoder(nn.Module):
             nn.ReLU(),
             nn.Linear(cfg.dec_hidden, cfg.pose_dim),
         )
+        flat = cfg.unit_frames * cfg.pose_dim
+        self.linear = nn.Linear(cfg.z_movement, flat) if cfg.linear_path else None
 
     def forward(self, z_init: Tensor, z_movement: Tensor, naive: bool = False) -> Tensor:
         """The unit of each latent pair; `naive` feeds the repeated z_movement to the module."""
@@ -177,8 +195,10 @@ class MovementDecoder(nn.Module):
         if self.time_code:
             eye = torch.eye(self.frames, device=x.device, dtype=x.dtype).expand(batch, -1, -1)
             x = torch.cat([x.unsqueeze(1).expand(-1, self.frames, -1), eye], dim=2)
-        out = run_rnn(self.rnn, x, h0, naive, steps=self.frames)
-        return self.to_pose(out)
+        out = self.to_pose(run_rnn(self.rnn, x, h0, naive, steps=self.frames))
+        if self.linear is not None:
+            out = out + self.linear(z_movement).view(batch, self.frames, -1)
+        return out
 
 
 class UnitDiscriminator(nn.Module):
@@ -217,15 +237,21 @@ class DanceUnit(nn.Module):
             units = units - units[:, :1]
         return self.mov_enc(units, naive=naive)
 
-    def decode(self, z_init: Tensor, z_movement: Tensor, naive: bool = False) -> Tensor:
+    def decode(
+        self, z_init: Tensor, z_movement: Tensor, naive: bool = False, pose0: Tensor | None = None
+    ) -> Tensor:
         """(z_init (B, 10), z_movement (B, 512)) -> units (B, 32, 28).
 
         With ``cfg.dec_output == "offset"`` the movement decoder's frames are displacements: the
-        unit is the initial pose decoded from z_init plus each frame's output minus frame 0's.
+        unit is its first pose plus each frame's output minus frame 0's. The first pose is the
+        one decoded from z_init, or, with ``cfg.dec_anchor == "given"``, `pose0` (B, 28) where the
+        caller knows it (a real unit's first frame; the previous unit's last pose when chaining).
         """
         out = self.mov_dec(z_init, z_movement, naive=naive)
         if self.cfg.dec_output == "offset":
-            out = self.init_dec(z_init).unsqueeze(1) + (out - out[:, :1])
+            given = self.cfg.dec_anchor == "given" and pose0 is not None
+            start = pose0.to(out.dtype) if given else self.init_dec(z_init)
+            out = start.unsqueeze(1) + (out - out[:, :1])
         return out
 
     @torch.no_grad()
@@ -313,7 +339,8 @@ def decomposition_losses(
 ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
     """Weighted loss terms of one step on the two jittered copies (B, 32, 28), with their sum under
     "total"; also returns the four reconstructions (4B, 32, 28: self 1, self 2, cross 1, cross 2)
-    and the matching targets. Terms with weight 0 are absent."""
+    and the matching targets. Terms with weight 0 are absent. Long because the naive and the
+    batched paths build the same terms side by side, so that one can be read against the other."""
     cfg = model.cfg
     b = x1.shape[0]
     singles = x1[:, noise.frames].transpose(0, 1).reshape(-1, x1.shape[-1])  # (S*B, 28)
@@ -337,19 +364,25 @@ def decomposition_losses(
     z_dec = z_mov * noise.keep if noise.keep is not None else z_mov
     zi1, zi2 = z_init[:b], z_init[b:]
     zm1, zm2 = z_dec[:b], z_dec[b:]
+    p1, p2 = x1[:, 0], x2[:, 0]  # the anchors of `dec_anchor="given"`: each copy's first pose
     if shared:  # zm1 == zm2, so the cross reconstructions are the self ones: decode once
-        recon = model.decode(torch.cat([zi1, zi2]), torch.cat([zm1, zm1])).repeat(2, 1, 1)
+        recon = model.decode(torch.cat([zi1, zi2]), torch.cat([zm1, zm1]), pose0=poses0)
+        recon = recon.repeat(2, 1, 1)
     elif naive:
         recon = torch.cat(
             [
-                model.decode(zi1, zm1, naive=True),
-                model.decode(zi2, zm2, naive=True),
-                model.decode(zi1, zm2, naive=True),
-                model.decode(zi2, zm1, naive=True),
+                model.decode(zi1, zm1, naive=True, pose0=p1),
+                model.decode(zi2, zm2, naive=True, pose0=p2),
+                model.decode(zi1, zm2, naive=True, pose0=p1),
+                model.decode(zi2, zm1, naive=True, pose0=p2),
             ]
         )
     else:
-        recon = model.decode(torch.cat([zi1, zi2, zi1, zi2]), torch.cat([zm1, zm2, zm2, zm1]))
+        recon = model.decode(
+            torch.cat([zi1, zi2, zi1, zi2]),
+            torch.cat([zm1, zm2, zm2, zm1]),
+            pose0=torch.cat([p1, p2, p1, p2]),
+        )
     if naive:
         pose_hat = torch.cat([model.init_dec(z_init), model.init_dec(z_single)])
     else:

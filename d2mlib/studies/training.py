@@ -21,7 +21,7 @@ from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
 from d2mlib.metrics.classifier import DanceClassifier, embed_dances
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.models.composer import unit_audio_summary
+from d2mlib.models.composer_inputs import unit_audio_summary
 from d2mlib.models.dance_unit import Gaussian
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
 from d2mlib.stats import COLUMNS, compare
@@ -162,6 +162,42 @@ def restored_dances(
     return out
 
 
+def linear_code_dances(
+    train_units: np.ndarray,
+    dances: Sequence[np.ndarray],
+    size: int,
+    normaliser: skeleton.Normaliser,
+    max_units: int = 20_000,
+) -> list[np.ndarray]:
+    """Dances rebuilt unit by unit through a linear code of `size` numbers: each unit's offsets
+    from its first pose (normalised) projected on the training units' first `size` principal
+    components (from at most `max_units` evenly spaced training units), added back to the real
+    first pose. What a code of that size holds when the map to it and back is only linear; frames
+    after the last whole unit stay real."""
+    x = np.asarray(check_dance_set(train_units, "training units"), np.float64)
+    if x.ndim != 4 or len(x) == 0:
+        raise metric_error(f"linear_code_dances: needs training units (N, T, 14, 2), got {x.shape}")
+    if int(size) < 0:
+        raise metric_error(f"linear_code_dances: size must be >= 0, got {size}")
+    n = x.shape[1]
+    pick = np.linspace(0, len(x) - 1, min(len(x), int(max_units))).round().astype(int)
+    units = np.asarray(normaliser.normalise(x[pick]), np.float64).reshape(len(pick), n, -1)
+    offsets = (units - units[:, :1]).reshape(len(pick), -1)
+    mean = offsets.mean(axis=0)
+    basis = np.linalg.svd(offsets - mean, full_matrices=False)[2][: int(size)]
+    out = []
+    for i, dance in enumerate(dances):
+        d = check_dance(dance, f"dance {i}")
+        frames = n * (len(d) // n)
+        u = np.asarray(normaliser.normalise(d[:frames].reshape(-1, n, *d.shape[1:])), np.float64)
+        u = u.reshape(-1, n, units.shape[-1])
+        off = (u - u[:, :1]).reshape(len(u), -1) - mean
+        rebuilt = u[:, :1] + ((off @ basis.T) @ basis + mean).reshape(u.shape)
+        poses = normaliser.denormalise(rebuilt.astype(np.float32)).reshape(frames, *d.shape[1:])
+        out.append(np.concatenate([poses.astype(np.float64), d[frames:]]))
+    return out
+
+
 def restoration_phrase(fid_rebuilt: float, fid_start: float, fid_spread: float) -> str:
     """Which restoration (`restored_dances`) takes the larger share of the rebuilt dances' FID
     away: giving back the spread after the start ("the damping, more than the start,") or the
@@ -172,6 +208,24 @@ def restoration_phrase(fid_rebuilt: float, fid_start: float, fid_spread: float) 
     if fid_start - fid_spread > fid_rebuilt - fid_start:
         return "the damping, more than the start,"
     return "the start, more than the damping,"
+
+
+def linear_code_phrase(fid_linear: float, fid_paper: float) -> str:
+    """What the linear code's FID (`linear_code_dances`) says about the paper's decomposition
+    trained as long as the chapter's comparison (FID `fid_paper`), as a clause for the training
+    chapter: below it, the code's size is not what damps the units."""
+    if not (np.isfinite(fid_linear) and np.isfinite(fid_paper)):
+        raise metric_error(
+            f"linear_code_phrase: FIDs must be finite, got {fid_linear}, {fid_paper}"
+        )
+    if fid_linear < fid_paper:
+        return (
+            "the code's size is not what damps the recurrent VAE's units; the few thousand steps "
+            "its recurrent maps get to learn are, and the linear path beside them is the book's cure"
+        )
+    return (
+        "a linear code of that size does no better than the recurrent VAE, so its size limits both"
+    )
 
 
 def fid_against(
@@ -201,7 +255,14 @@ def validation_at(metrics: pd.DataFrame, term: str, step: int) -> tuple[pd.Serie
     return then[["step", "value"]], val.iloc[-1][["step", "value"]]
 
 
-MOTION_SWITCHES = ("enc_input", "dec_output", "dec_time_code", "w_velocity")
+MOTION_SWITCHES = (
+    "enc_input",
+    "dec_output",
+    "dec_anchor",
+    "dec_time_code",
+    "w_velocity",
+    "linear_path",
+)
 """The decomposition's switches against damped reconstructions (`models.dance_unit`)."""
 
 

@@ -1,0 +1,67 @@
+"""What the composer's networks read (`models.composer`): movement-code features in the order
+the dance encoder reads them, per-unit summaries of the music, and the zero padding of a
+sequence for the linear paths."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from d2mlib.config import ComposerConfig
+from d2mlib.errors import ConfigError
+from d2mlib.models.dance_unit import Gaussian
+from d2mlib.skeleton import UNIT_FRAMES
+
+UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
+
+
+def code_features(codes: Gaussian, code_input: str) -> Tensor:
+    """What the dance encoder and movement discriminator read of movement codes (B, n, z_m):
+    their means with "mean", means and log-variances (B, n, 2 z_m) with "gaussian"."""
+    return codes.mu if code_input == "mean" else torch.cat([codes.mu, codes.logvar], dim=2)
+
+
+def ordered_codes(x: Tensor, code_order: str) -> Tensor:
+    """Code features (B, n, D) in the order the dance encoder reads them: as danced with
+    "sequence"; each dimension's values sorted over the units with "sorted"; their mean at every
+    unit with "pooled". The last two are the same for any reordering of the units, so a latent
+    read from them cannot carry the dance's timing."""
+    if code_order == "sorted":
+        return x.sort(dim=1).values
+    if code_order == "pooled":
+        return x.mean(dim=1, keepdim=True).expand_as(x).contiguous()
+    return x
+
+
+def code_feature_dim(cfg: ComposerConfig, z_movement: int) -> int:
+    """The size of `code_features` for `cfg.code_input`."""
+    return z_movement if cfg.code_input == "mean" else 2 * z_movement
+
+
+def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") -> Tensor:
+    """Audio (B, n*32, F) -> per-unit music: mean and std over frames (B, n, 2F) with "stats",
+    or the unit's frames themselves (B, n, 32F) with "frames".
+
+    Mean and standard deviation say how loud and busy a unit's music is, but not where in the
+    unit its beats fall, so a composer reading them cannot place its movements' beats; the
+    frames keep that phase."""
+    b, t, f = audio.shape
+    per = audio[:, : (t // n_units) * n_units].reshape(b, n_units, t // n_units, f)
+    if music_input == "frames":
+        return per.reshape(b, n_units, -1)
+    return torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
+
+
+def unit_music_dim(cfg: ComposerConfig, audio_dim: int) -> int:
+    """The size of one unit's music summary (`unit_audio_summary`) for `cfg.music_input`."""
+    return (UNIT_FRAMES if cfg.music_input == "frames" else UNIT_AUDIO_STATS) * audio_dim
+
+
+LINEAR_UNITS = 8  # the longest sequence the dance encoder's and decoder's linear paths map
+
+
+def linear_units(n: int) -> int:
+    """How many zero units pad a sequence of `n` to `LINEAR_UNITS` (a linear path's input)."""
+    if n > LINEAR_UNITS:
+        raise ConfigError(f"linear_path maps sequences of at most {LINEAR_UNITS} units, got {n}")
+    return LINEAR_UNITS - n
