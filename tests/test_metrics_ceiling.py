@@ -22,14 +22,18 @@ class PerfectVAE(nn.Module):
     def encode(self, units: torch.Tensor) -> tuple[Gaussian, Gaussian]:
         return Gaussian(units[:, 0], units[:, 0]), Gaussian(units, units)
 
-    def decode(self, z_init: torch.Tensor, z_movement: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, z_init: torch.Tensor, z_movement: torch.Tensor, pose0: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return z_movement
 
 
 class MeanVAE(PerfectVAE):
     """Every unit decoded as its own mean pose held still (no movement at all)."""
 
-    def decode(self, z_init: torch.Tensor, z_movement: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, z_init: torch.Tensor, z_movement: torch.Tensor, pose0: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return z_movement.mean(dim=1, keepdim=True).expand_as(z_movement)
 
 
