@@ -60,15 +60,14 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 where the hardware multiplies it natively
 LR_SCHEDULES = ("constant", "cosine")
 DEC_OUTPUTS = ("pose", "offset")
-# an offset unit's first pose: decoded from z_init, or the real one (models.dance_unit)
-DEC_ANCHORS = ("decoded", "given")
+DEC_ANCHORS = ("decoded", "given")  # an offset unit's first pose: decoded, or the real one
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
 MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
 CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator read of a code
 CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
 DANCE_VIEWS = ("same", "shifted")  # which frames its dance encoder reads (models.composer)
-PRIORS = ("learned", "bank")  # where a composed dance's latent comes from (models.composer)
+PRIORS = ("learned", "music", "bank")  # where a composed latent comes from (models.prior)
 BANK_MATCHES = ("style", "music")  # how a bank run picks a latent (models.composer)
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
@@ -180,6 +179,7 @@ class ComposerConfig:
     w_mov_dist: float = 1.0  # movement-latent alignment: music's codes close to its dance's codes
     w_style_reg: float = 1.0  # style regressor: dance latent -> the music's style code
     w_dance_mmd: float = 0.0  # dance-latent alignment by a kernel two-sample loss (not the paper's)
+    w_prior_fit: float = 0.0  # the prior fitted to the dance encoder's latents (not the paper's)
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
     music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
@@ -188,7 +188,7 @@ class ComposerConfig:
     linear_path: bool = False  # a linear map beside the dance encoder's and decoder's recurrences
     code_order: str = "sequence"  # "sorted"/"pooled": the dance latent cannot hold the timing
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
-    prior: str = "learned"  # or "bank": composed latents drawn from training dances' latents
+    prior: str = "learned"  # "music": it hears the window too; "bank": training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
     bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's
     bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
@@ -436,15 +436,7 @@ def ablation(cfg: Config, name: str) -> Config:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A plain dict (lists, not tuples) of a config dataclass, nested dataclasses included."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
-    return plain(dataclasses.asdict(cfg))
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))  # JSON has lists, not tuples
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
@@ -515,6 +507,7 @@ HASH_SKIP_DEFAULTS = {
     "style_source": "extractor",
     "music_input": "stats",
     "w_dance_mmd": 0.0,
+    "w_prior_fit": 0.0,
     "kl_movement": 1.0,
     "dec_sd_init": 0.0,
     "code_order": "sequence",

@@ -20,7 +20,7 @@ from d2mlib.models import (
     parameter_count,
 )
 from d2mlib.models.bank import music_keys
-from d2mlib.models.composer import LINEAR_UNITS, LOGVAR_INIT, mmd
+from d2mlib.models.composer import LINEAR_UNITS, LOGVAR_INIT
 from d2mlib.models.dance_unit import (
     Gaussian,
     UnitDiscriminator,
@@ -29,6 +29,7 @@ from d2mlib.models.dance_unit import (
     kl_warmup,
     shares_movement,
 )
+from d2mlib.models.prior import mmd
 from d2mlib.models.style import oracle_codes
 from d2mlib.stages import run_key
 

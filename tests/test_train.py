@@ -144,6 +144,19 @@ def test_loop_writes_metrics_csv_with_columns_and_both_checkpoints(tmp_path):
     assert not list((tmp_path / "run").glob("*.tmp"))
 
 
+@pytest.mark.parametrize("mode", ["min", "max", "last"])
+def test_best_checkpoint_follows_the_monitor_mode(tmp_path, mode):
+    run_toy(tmp_path / "run", monitor_mode=mode)
+    rows = read_metrics(tmp_path / "run")
+    val = [(int(r["step"]), float(r["value"])) for r in rows if r["split"] == "val"]
+    assert val[0][1] > val[-1][1]  # the toy loss falls, so the three modes keep different steps
+    pick = {"min": min, "max": max, "last": lambda v, key: v[-1]}[mode]
+    step, value = pick(val, key=lambda v: v[1])
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert best["step"] == best["best_step"] == step
+    assert best["best_value"] == pytest.approx(value)
+
+
 def test_training_reduces_toy_loss(tmp_path):
     run_toy(tmp_path / "run", epochs=6)
     val = [float(r["value"]) for r in read_metrics(tmp_path / "run") if r["split"] == "val"]

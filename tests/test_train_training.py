@@ -70,6 +70,13 @@ def test_runs_overview_counts_steps_parameters_and_minutes(style_run):
     assert row["minutes"] > 0
 
 
+def test_a_composer_run_keeps_its_latest_validated_state_as_best(smoke_data, tmp_path):
+    cfg = config.preset("smoke")
+    run = train.train_stage("comp", cfg, smoke_data, tmp_path, progress=False)
+    best = train.load_checkpoint(run.checkpoint_path("best"))
+    assert best["step"] == best["best_step"] == cfg.train_comp.steps
+
+
 @pytest.mark.slow
 def test_trained_decomposition_rebuilds_held_out_units_better_than_the_mean_pose(
     smoke_data, tmp_path

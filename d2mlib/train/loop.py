@@ -73,7 +73,7 @@ class LoopConfig:
     ckpt_each_epoch: bool = True  # also write last.pt at every epoch end
     val_batches: int | None = None  # cap on validation batches (None: the whole split)
     monitor: str | None = None  # validation term that picks best.pt (None: loss, total or the sum)
-    monitor_mode: str = "min"
+    monitor_mode: str = "min"  # or "max"; "last": best.pt is the latest validated state
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -87,8 +87,8 @@ class LoopConfig:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every}")
         if self.ckpt_every is not None and self.ckpt_every < 1:
             raise ConfigError(f"ckpt_every must be >= 1, got {self.ckpt_every}")
-        if self.monitor_mode not in ("min", "max"):
-            raise ConfigError(f"monitor_mode must be min or max, got {self.monitor_mode!r}")
+        if self.monitor_mode not in ("min", "max", "last"):
+            raise ConfigError(f"monitor_mode must be min, max or last, got {self.monitor_mode!r}")
 
 
 @dataclass
@@ -267,7 +267,7 @@ class _Fit:
             run_dir.mkdir(parents=True, exist_ok=True)
         self.last_path, self.best_path = run_dir / "last.pt", run_dir / "best.pt"
         self.log = _MetricLog(run_dir / "metrics.csv", enabled=self.info.main)
-        self.monitor_sign = 1.0 if loop.monitor_mode == "min" else -1.0
+        self.monitor_sign = -1.0 if loop.monitor_mode == "max" else 1.0
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best_value: float | None = None
         self.best_step: int | None = None
@@ -395,8 +395,10 @@ class _Fit:
             self.log.flush()
             _close(self.bar)
             raise TrainingError(f"validation loss is {score} at step {self.step}", self.run_dir)
-        sign = self.monitor_sign
-        if score is not None and (self.best_value is None or sign * score < sign * self.best_value):
+        if score is None:
+            return
+        sign, latest = self.monitor_sign, self.loop.monitor_mode == "last"
+        if latest or self.best_value is None or sign * score < sign * self.best_value:
             self.best_value, self.best_step = score, self.step
             if not _params_finite(self.modules):
                 raise TrainingError(f"non-finite weights at step {self.step}", self.run_dir)
