@@ -291,7 +291,7 @@ def test_linear_code_dances_rebuild_units_in_the_code_space_and_hold_the_rest():
 def test_linear_code_phrase_says_whether_the_code_size_limits_the_vae():
     from d2mlib.studies.training import linear_code_phrase
 
-    assert linear_code_phrase(2.7, 137.0).startswith("the code's size is not what damps")
-    assert linear_code_phrase(140.0, 137.0).startswith("a linear code of that size does no better")
+    assert linear_code_phrase(2.7, 137.0).startswith("lower than the paper's")
+    assert linear_code_phrase(140.0, 137.0).startswith("no lower than the paper's")
     with pytest.raises(MetricError, match="finite"):
         linear_code_phrase(float("nan"), 1.0)

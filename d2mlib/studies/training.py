@@ -211,21 +211,19 @@ def restoration_phrase(fid_rebuilt: float, fid_start: float, fid_spread: float) 
 
 
 def linear_code_phrase(fid_linear: float, fid_paper: float) -> str:
-    """What the linear code's FID (`linear_code_dances`) says about the paper's decomposition
-    trained as long as the chapter's comparison (FID `fid_paper`), as a clause for the training
-    chapter: below it, the code's size is not what damps the units."""
+    """How the linear code's FID (`linear_code_dances`) compares with the paper's decomposition's
+    (FID `fid_paper`, trained as long as the chapter's comparison), as a clause for the training
+    chapter: both are one number per set, so the clause compares them and judges nothing."""
     if not (np.isfinite(fid_linear) and np.isfinite(fid_paper)):
         raise metric_error(
             f"linear_code_phrase: FIDs must be finite, got {fid_linear}, {fid_paper}"
         )
     if fid_linear < fid_paper:
         return (
-            "the code's size is not what damps the recurrent VAE's units; the few thousand steps "
-            "its recurrent maps get to learn are, and the linear path beside them is the book's cure"
+            "lower than the paper's decomposition's, so a code of this size has room for the "
+            "dances, and that recurrent VAE does not use it at this length of training"
         )
-    return (
-        "a linear code of that size does no better than the recurrent VAE, so its size limits both"
-    )
+    return "no lower than the paper's decomposition's, so a code of this size limits both"
 
 
 def fid_against(
