@@ -258,16 +258,6 @@ class Composer(nn.Module):
                 key_dim = WINDOW_UNITS * UNIT_FRAMES * len(KEY_CHANNELS)
                 self.register_buffer("bank_key", torch.zeros(cfg.bank_size, key_dim))
 
-    def clip_groups(self) -> list[list[nn.Parameter]]:
-        """The parameter groups whose gradients are clipped each on its own: a prior that hears
-        the music apart from the rest (its fit's gradients would otherwise scale down the
-        autoencoder's), else one group."""
-        if self.cfg.prior != "music":
-            return [list(self.parameters())]
-        prior = list(self.style_enc.parameters())
-        ids = {id(p) for p in prior}
-        return [prior, [p for p in self.parameters() if id(p) not in ids]]
-
     @torch.no_grad()
     def remember(self, z_dance: Tensor, styles: Tensor, audio: Tensor | None = None) -> None:
         """Keep dance latents (B, z_dance) of training sequences, their styles (B,) and, for a
@@ -576,8 +566,7 @@ class CompStage:
         self.mov_disc.requires_grad_(True)
         self.dance_disc.requires_grad_(True)
         if clip > 0:
-            for group in self.composer.clip_groups():
-                nn.utils.clip_grad_norm_(group, clip)
+            nn.utils.clip_grad_norm_(self.composer.parameters(), clip)
         opt.step()
         return out | {k: v.detach() for k, v in g_terms.items()}
 
