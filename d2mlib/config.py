@@ -68,7 +68,7 @@ CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator r
 CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
 DANCE_VIEWS = ("same", "shifted")  # which frames its dance encoder reads (models.composer)
 PRIORS = ("learned", "music", "bank")  # where a composed latent comes from (models.prior)
-BANK_MATCHES = ("style", "music")  # how a bank run picks a latent (models.composer)
+BANK_MATCHES = ("style", "music", "fitted")  # how a bank run picks a latent (models.composer)
 PRESETS = ("paper", "improved", "book", "smoke")
 ABLATIONS = ("no_style_regressor", "no_movement_alignment", "no_dance_alignment")
 
@@ -190,7 +190,8 @@ class ComposerConfig:
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
     prior: str = "learned"  # "music": it hears the window too; "bank": training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
-    bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's
+    bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's;
+    # or "fitted": from a Gaussian per style fitted to the bank, moved by the window's music
     bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
 
     def __post_init__(self) -> None:

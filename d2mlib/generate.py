@@ -217,15 +217,17 @@ class DanceGenerator:
 
     def drawing_by(self, match: str) -> DanceGenerator:
         """This generator, sharing its models, with its bank composer drawing latents by `match`
-        ("style": the music's style alone; "music": also each window's loudness curve)."""
+        ("style": the music's style alone; "music": also each window's loudness curve; "fitted":
+        from Gaussians fitted to the bank, moved by the loudness curve)."""
         cfg = self.composer.cfg
         if cfg.prior != "bank":
             raise ConfigError(f"{self.describe()}: only a bank composer draws latents by a match")
-        if match == "music" and not hasattr(self.composer, "bank_key"):
+        drawn = dataclasses.replace(cfg, bank_match=match)  # refuses an unknown match
+        if match != "style" and not hasattr(self.composer, "bank_key"):
             raise CheckpointError("this bank keeps no music keys to match", self.description)
         other = copy.copy(self)
         other.composer = copy.copy(self.composer)
-        other.composer.cfg = dataclasses.replace(cfg, bank_match=match)
+        other.composer.cfg = drawn
         return other
 
     def style_name(self, label: int) -> str:

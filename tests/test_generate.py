@@ -310,6 +310,44 @@ def test_a_music_bank_can_also_draw_by_style_alone_with_the_same_models(untraine
         by_style.drawing_by("music")
 
 
+def test_a_fitted_bank_composes_latents_no_training_dance_had_from_its_styles_gaussian(
+    untrained, music
+):
+    """`drawing_by("fitted")` draws from a Gaussian fitted to the bank: new latents, of the
+    right style's mean, the same for the same seed."""
+    import torch
+
+    from d2mlib.models import Composer
+
+    cfg = dataclasses.replace(
+        untrained.composer.cfg, prior="bank", bank_size=64, bank_match="music"
+    )
+    composer = Composer(cfg, untrained.dance_unit.cfg.z_movement, untrained.style.cfg.feature_dim)
+    composer.load_state_dict(untrained.composer.state_dict(), strict=False)
+    banked = copy.copy(untrained)
+    banked.composer = composer.eval()
+    g = torch.Generator().manual_seed(0)
+    styles = torch.arange(64) % 2
+    z = torch.randn(64, cfg.z_dance, generator=g) + 5.0 * styles[:, None]
+    composer.remember(z, styles, torch.randn(64, 96, 28, generator=g))
+    fitted = banked.drawing_by("fitted")
+    windows = torch.randn(200, 96, 28, generator=g)
+    for label in (0, 1):
+        labels = torch.full((200,), label)
+        drawn = fitted.composer.bank_latents(labels, torch.Generator().manual_seed(1), windows)
+        assert drawn.shape == (200, cfg.z_dance)
+        assert not any(bool((z == d).all(1).any()) for d in drawn)  # not the kept latents
+        assert abs(float(drawn.mean()) - 5.0 * label) < 0.5
+    pose = untrained.initial_pose(0)
+    a = fitted.compose(music, seed=0, init_pose=pose, warp=False).poses
+    np.testing.assert_array_equal(
+        a, fitted.compose(music, seed=0, init_pose=pose, warp=False).poses
+    )
+    assert not np.allclose(a, banked.compose(music, seed=0, init_pose=pose, warp=False).poses)
+    with pytest.raises(ConfigError, match="audio="):
+        fitted.composer.bank_latents(torch.zeros(2, dtype=torch.long))
+
+
 def test_composer_codes_measures_spread_and_error_against_the_real_codes(untrained, smoke_data):
     from d2mlib import data
     from d2mlib.studies.training import composer_codes

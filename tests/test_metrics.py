@@ -550,6 +550,7 @@ def test_evaluate_command_scores_trained_runs_and_baselines_on_the_smoke_dataset
         "bank_recon",
         "keyed_retrieval",
         "keyed_bank_pool",
+        "bank_fitted",
     }  # the bank recipe matches music
     assert set(table["system"]) == systems
     assert set(table["metric"]) == set(M.METRIC_NAMES)

@@ -128,6 +128,7 @@ from d2mlib.metrics.features import (
 )
 from d2mlib.metrics.frechet import FRECHET_EPS, fid_from_features, frechet_distance
 from d2mlib.metrics.systems import (
+    BANK_FITTED,
     BANK_SYSTEM,
     KEYED_BANK_POOL,
     KEYED_RETRIEVAL,
@@ -158,6 +159,7 @@ __all__ = [
     "PER_CLIP_METRICS",
     "TABLE_COLUMNS",
     "TRUE_BEAT_METRICS",
+    "BANK_FITTED",
     "BANK_SYSTEM",
     "KEYED_RETRIEVAL",
     "KEYED_BANK_POOL",

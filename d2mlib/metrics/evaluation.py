@@ -49,7 +49,13 @@ from d2mlib.metrics.features import feature_matrix, normalise_by_real
 from d2mlib.metrics.field_beats import bailando_beat_align_score, fact_beat_align_score
 from d2mlib.metrics.field_features import kinetic_features_aist
 from d2mlib.metrics.frechet import fid_from_features
-from d2mlib.metrics.systems import BANK_SYSTEM, KEYED_BANK_POOL, KEYED_RETRIEVAL, find_systems
+from d2mlib.metrics.systems import (
+    BANK_FITTED,
+    BANK_SYSTEM,
+    KEYED_BANK_POOL,
+    KEYED_RETRIEVAL,
+    find_systems,
+)
 from d2mlib.validate import check_same_length, metric_error
 
 if TYPE_CHECKING:
@@ -415,7 +421,8 @@ def evaluate(
     `random_units_warped`), and "unit_recon" (`unit_recon_table`) and "comp_recon"
     (`comp_recon_table`) are added when a full run exists, "bank_recon" when a bank run does
     (its autoencoder's `comp_recon`) and, for a bank that matches music, the two floors of
-    `keyed_floors` (real windows drawn by the same match). The dance classifier is trained once
+    `keyed_floors` (real windows drawn by the same match) and BANK_FITTED (the same decoder
+    drawing from Gaussians fitted to its bank). The dance classifier is trained once
     per dataset and cached under `runs_dir`.
     Returns the tidy DataFrame (TABLE_COLUMNS).
     """
@@ -435,6 +442,8 @@ def evaluate(
             extra.append(comp_recon_table(gen, data, classifier, config, f"{BANK_SYSTEM}_recon"))
             if gen.composer.cfg.bank_match == "music":
                 systems |= keyed_floors(data, gen)
+                fitted = generator_sampler(gen.drawing_by("fitted"), data)
+                systems[BANK_FITTED] = cached_sampler(fitted)
     warped = any(name.endswith("_warped") for name in systems)
     table = evaluate_systems(
         data, classifier, systems, seeds, config, progress=progress, warped_floors=warped

@@ -13,6 +13,8 @@ from d2mlib.train.runs import DONE_MARKER
 
 BANK_SYSTEM = "bank"
 """The system name of a composer that draws its latents from a bank (`config.bank_recipe`)."""
+BANK_FITTED = "bank_fitted"
+"""The bank composer drawing from Gaussians fitted to its bank (``bank_match="fitted"``)."""
 KEYED_RETRIEVAL = "keyed_retrieval"
 """The floor a bank composer that matches music is also judged against (`KeyedRetrieval`)."""
 KEYED_BANK_POOL = "keyed_bank_pool"

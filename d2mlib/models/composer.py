@@ -38,10 +38,9 @@ log-variance (``"gaussian"``). The log-variances are a near-constant input: from
 without the z_movement KL they sit far below zero on every dimension (-10 to -19 in the ones
 measured), which saturates the encoder's GRU (measured once, 500 steps of the reconstruction terms
 alone: the dance latents of 64 different test dances ended up differing by a standard deviation
-of 1e-7). The dance encoder's log-variance head starts
-at `LOGVAR_INIT` (a posterior sd of 0.05), so that the sampled dance latent carries the dance,
-not the sampling noise, from the first step. ``dec_sd_init`` (0: as first built) does the
-same for the dance decoder's movement codes: the decomposition's own codes are nearly
+of 1e-7). The dance encoder's log-variance head starts at `LOGVAR_INIT` (a posterior sd of
+0.05), so that the sampled dance latent carries the dance, not the sampling noise, from the
+first step. ``dec_sd_init`` (0: as first built) does the same for the dance decoder's codes: the decomposition's own codes are nearly
 deterministic (a posterior sd of about 5e-5 in the book's), so a decoder that starts at sd 1
 samples codes that are mostly noise, and ``seq_recon`` (units decoded from those samples) learns
 from noise until the log-variance has come down. ``code_order`` ("sequence": the paper's) lets
@@ -60,32 +59,30 @@ when the dance's movements happen (a decoder handed another dance's latent place
 where that dance had them), so ``bank_match="music"`` draws, among the kept latents of the
 style, one of the ``bank_topk`` whose training music had the loudness curve most like the
 composed window's (`music_keys`: the correlation of log energy and its change, frame by frame,
-over the window). The bank stores those keys beside the latents. ``dance_view``
+over the window). The bank stores those keys beside the latents; ``bank_match="fitted"`` draws
+from Gaussians fitted to them instead (`models.bank`). ``dance_view``
 "shifted" (not the paper's; off by default) has the dance encoder read the n-1 units that
 start a random 1..31 frames later, so the latent cannot say where the rebuilt units' beats fall.
 
 ``linear_path`` (not the paper's; on in the book's preset) adds, as the decomposition's does, a
-linear map beside each of the composer's autoencoder recurrences: from a sequence's codes
-(zero-padded to `LINEAR_UNITS` units) to the dance latent's posterior, and from the dance latent
-to each unit's code. The recurrent nets learn what the linear maps miss.
+linear map beside each autoencoder recurrence: from a sequence's codes (zero-padded to
+`LINEAR_UNITS` units) to the dance latent's posterior, and from the latent to each unit's code.
 
 The book's preset drops the dance latent's KL (``w_kl_dance``): at the paper's weight its
 latents carried more sampling noise than dance and the autoencoder rebuilt codes no better than
 their mean. Its dance-latent discriminator won throughout, so ``w_dance_mmd`` (10) works beside
 it. Measured once outside the build (1 December 2026: 800 steps, one seed, the last step's
-composer, the evaluation's test clips), its dances scored FID 84 at weight 10, 69 at 30 and 108
-at 100, against 52 for random real units; the book keeps 10 rather than pick by one seed. The
-same composer sampled its prior at 1.5 times its sd composed at FID 42, and at 2.5 times its
-dances blew up (FID 5525): the decoder sits close to where small changes of the latent make
-large motion. `models.prior` has a prior that hears the music.
+composer, the evaluation's test clips): FID 84 at weight 10, 69 at 30, 108 at 100, against 52
+for random real units (the book keeps 10 rather than pick by one seed); its prior sampled at
+1.5 times its sd, FID 42, and at 2.5 times, 5525 (the decoder sits close to where small changes
+of the latent make large motion). `models.prior` has a prior that hears the music.
 
 Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
 extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
 the test of the student's "style understanding is the bottleneck"), and
 ``music_input="frames"`` gives the dance decoder and the movement discriminator each unit's
-audio frames instead of their mean and standard deviation. A mean and a standard deviation over
-a 2-second unit say how loud and busy its music is but not where its beats fall, so a composer
-that reads them cannot place its movements' beats on the music's; the frames keep that phase.
+audio frames, which keep where its beats fall, instead of their mean and standard deviation
+(`composer_inputs.unit_audio_summary`).
 """
 
 from __future__ import annotations
@@ -99,7 +96,13 @@ from torch import Tensor, nn
 
 from d2mlib.config import ComposerConfig, Config, resolve_device
 from d2mlib.errors import CheckpointError, ConfigError
-from d2mlib.models.bank import KEY_CHANNELS, music_keys
+from d2mlib.models.bank import (
+    KEY_CHANNELS,
+    LatentGaussian,
+    draw_latents,
+    fit_latent_gaussians,
+    music_keys,
+)
 from d2mlib.models.composer_inputs import (
     LINEAR_UNITS,
     code_feature_dim,
@@ -116,6 +119,7 @@ from d2mlib.models.schedule import lr_schedulers
 from d2mlib.models.style import StyleExtractor, oracle_codes
 from d2mlib.skeleton import UNIT_FRAMES
 
+KEYED_MATCHES = ("music", "fitted")  # bank matches that keep each latent's music key
 WINDOW_UNITS = 3  # units composed together (generate), as in the original demo; a bank keeps
 # the latents of training sequences this long
 LOGVAR_INIT = -6.0  # where the dance encoder's log-variance head starts: a posterior sd of 0.05
@@ -181,9 +185,9 @@ class DanceDecoder(nn.Module):
         x = torch.cat([z_dance.unsqueeze(1).expand(-1, n, -1), unit_music], dim=2)
         out = run_rnn(self.rnn, x, h0, naive=False)
         params = self.head(self.body(out))
-        if self.linear is not None:
-            linear_units(n)
-            params = params + self.linear(z_dance).view(b, LINEAR_UNITS, -1)[:, :n]
+        if self.linear is not None:  # the map covers LINEAR_UNITS; keep the n units padded to it
+            kept = LINEAR_UNITS - linear_units(n)
+            params = params + self.linear(z_dance).view(b, LINEAR_UNITS, -1)[:, :kept]
         mu, logvar = full(params).chunk(2, dim=-1)
         return Gaussian(mu, logvar)
 
@@ -250,11 +254,14 @@ class Composer(nn.Module):
         self.dance_enc = DanceEncoder(cfg, z_movement)
         self.dance_dec = DanceDecoder(cfg, z_movement)
         self.regressor = StyleRegressor(cfg)
+        self._fits: tuple[int, dict[int, LatentGaussian]] | None = (
+            None  # a "fitted" bank's Gaussians, by bank_seen
+        )
         if cfg.prior == "bank":  # buffers, so that checkpoints carry the bank
             self.register_buffer("bank_z", torch.zeros(cfg.bank_size, cfg.z_dance))
             self.register_buffer("bank_style", torch.full((cfg.bank_size,), -1, dtype=torch.long))
             self.register_buffer("bank_seen", torch.zeros((), dtype=torch.long))
-            if cfg.bank_match == "music":
+            if cfg.bank_match in KEYED_MATCHES:
                 key_dim = WINDOW_UNITS * UNIT_FRAMES * len(KEY_CHANNELS)
                 self.register_buffer("bank_key", torch.zeros(cfg.bank_size, key_dim))
 
@@ -268,7 +275,7 @@ class Composer(nn.Module):
         size = self.cfg.bank_size
         z, labels = z_dance.detach()[-size:], styles.detach()[-size:]
         rows = (self.bank_seen + torch.arange(len(z), device=z.device)) % size
-        if self.cfg.bank_match == "music":
+        if self.cfg.bank_match in KEYED_MATCHES:
             if audio is None:
                 raise ConfigError("a bank matched by music remembers each sequence's audio=")
             self.bank_key[rows] = music_keys(audio.detach()[-size:]).to(self.bank_key)
@@ -289,6 +296,10 @@ class Composer(nn.Module):
             raise CheckpointError("this composer keeps no bank of dance latents to draw from")
         kept = min(int(self.bank_seen), self.cfg.bank_size)
         styles = self.bank_style[:kept]
+        if self.cfg.bank_match == "fitted":
+            if audio is None or len(audio) != len(labels):
+                raise ConfigError("a bank's fitted Gaussians draw to each window's audio=")
+            return draw_latents(self.latent_gaussians(), labels, music_keys(audio), generator)
         by_music = self.cfg.bank_match == "music"
         if by_music:
             if audio is None or len(audio) != len(labels):
@@ -305,6 +316,17 @@ class Composer(nn.Module):
             pick = torch.randint(len(pool), (1,), generator=generator, device=pool.device)
             rows.append(pool[pick])
         return self.bank_z[torch.cat(rows)]
+
+    def latent_gaussians(self) -> dict[int, LatentGaussian]:
+        """Gaussians fitted to the bank's latents given their keys, one per style (refitted
+        when the bank has changed)."""
+        if self.cfg.prior != "bank" or int(self.bank_seen) == 0 or not hasattr(self, "bank_key"):
+            raise CheckpointError("this composer keeps no bank of keyed latents to fit")
+        seen, kept = int(self.bank_seen), min(int(self.bank_seen), self.cfg.bank_size)
+        if self._fits is None or self._fits[0] != seen:
+            z, styles, keys = self.bank_z[:kept], self.bank_style[:kept], self.bank_key[:kept]
+            self._fits = (seen, fit_latent_gaussians(z, styles, keys))
+        return self._fits[1]
 
     def dance_latent(
         self, style_code: Tensor, noise: Tensor, audio: Tensor | None = None

@@ -261,6 +261,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "unit_recon": "unit\nrecon",
     "comp_recon": "composer\nrecon",
     "bank_recon": "bank\nrecon",
+    "bank_fitted": "bank,\nfitted",
     "keyed_retrieval": "keyed\nretrieval",
     "keyed_bank_pool": "keyed, the\nbank's pool",
     "bank_by_style": "bank,\nby style",
