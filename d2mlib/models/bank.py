@@ -29,15 +29,8 @@ def music_keys(audio: Tensor) -> Tensor:
     return k.reshape(len(k), -1) / math.sqrt(k.shape[1] * k.shape[2])
 
 
-RIDGES = (
-    1e-3,
-    1e-2,
-    1e-1,
-    1.0,
-    10.0,
-    100.0,
-    1000.0,
-)  # the ridge penalties `fit_latent_gaussians` chooses among
+# the ridge penalties `fit_latent_gaussians` chooses among
+RIDGES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 FOLDS = 5  # ... by this many folds of held-out error over the bank
 
 
@@ -63,18 +56,15 @@ def _ridge(keys: Tensor, z: Tensor, penalty: float) -> Tensor:
 def _held_out_ridge(keys: Tensor, z: Tensor, generator: torch.Generator) -> float:
     """The penalty in RIDGES with the least squared error on held-out folds of (keys, z)."""
     order = torch.randperm(len(z), generator=generator)
-    folds = order.chunk(min(FOLDS, len(z)))
-    errors = []
-    for penalty in RIDGES:
-        err = 0.0
-        for held in folds:
-            train = torch.ones(len(z), dtype=torch.bool)
-            train[held] = False
-            km, zm = keys[train].mean(0), z[train].mean(0)
+    errors = torch.zeros(len(RIDGES), dtype=torch.float64)
+    for held in order.chunk(min(FOLDS, len(z))):  # each fold centred once, then every penalty
+        train = torch.ones(len(z), dtype=torch.bool)
+        train[held] = False
+        km, zm = keys[train].mean(0), z[train].mean(0)
+        for i, penalty in enumerate(RIDGES):
             w = _ridge(keys[train] - km, z[train] - zm, penalty)
-            err += float(((z[held] - zm - (keys[held] - km) @ w) ** 2).sum())
-        errors.append(err)
-    return RIDGES[int(torch.tensor(errors).argmin())]
+            errors[i] += float(((z[held] - zm - (keys[held] - km) @ w) ** 2).sum())
+    return RIDGES[int(errors.argmin())]
 
 
 def _fit(z: Tensor, keys: Tensor, generator: torch.Generator) -> LatentGaussian:
