@@ -40,10 +40,10 @@ measured), which saturates the encoder's GRU (measured once, 500 steps of the re
 alone: the dance latents of 64 different test dances ended up differing by a standard deviation
 of 1e-7). The dance encoder's log-variance head starts at `LOGVAR_INIT` (a posterior sd of
 0.05), so that the sampled dance latent carries the dance, not the sampling noise, from the
-first step. ``dec_sd_init`` (0: as first built) does the same for the dance decoder's codes:
-the decomposition's own codes are nearly deterministic (a posterior sd of about 5e-5 in the book's), so a decoder that starts at sd 1
-samples codes that are mostly noise, and ``seq_recon`` (units decoded from those samples) learns
-from noise until the log-variance has come down. ``code_order`` ("sequence": the paper's) lets
+first step. ``dec_sd_init`` (0: off) does the same for the dance decoder's codes: the
+decomposition's own codes are nearly deterministic (a posterior sd of about 5e-5 in the book's),
+so a decoder that starts at sd 1 samples codes that are mostly noise, and ``seq_recon`` (units
+decoded from them) learns from noise until the log-variance has come down. ``code_order`` lets
 the dance encoder read the codes sorted per dimension or pooled, so that the dance latent cannot
 carry when each movement happens and the decoder must take the timing from the music; neither
 is in the book's preset.
