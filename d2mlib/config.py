@@ -63,7 +63,7 @@ DEC_OUTPUTS = ("pose", "offset")
 DEC_ANCHORS = ("decoded", "given")  # an offset unit's first pose: decoded, or the real one
 ENC_INPUTS = ("pose", "relative")
 STYLE_SOURCES = ("extractor", "oracle")  # what the composer reads as the music's style code
-MUSIC_INPUTS = ("stats", "frames")  # what it reads of each unit's music
+MUSIC_INPUTS = ("stats", "frames", "loudness")  # what it reads of each unit's music
 CODE_INPUTS = ("mean", "gaussian")  # what its dance encoder and discriminator read of a code
 CODE_ORDERS = ("sequence", "sorted", "pooled")  # the order its dance encoder reads the codes in
 DANCE_VIEWS = ("same", "shifted")  # which frames its dance encoder reads (models.composer)
@@ -182,7 +182,7 @@ class ComposerConfig:
     w_prior_fit: float = 0.0  # the prior fitted to the dance encoder's latents (not the paper's)
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
-    music_input: str = "stats"  # per unit: "stats" (mean, std) or "frames" (keeps beat phase)
+    music_input: str = "stats"  # per unit: "stats" (mean, std), "frames" or "loudness" (phase)
     code_input: str = "mean"  # or "gaussian": mean and log-variance (saturates the encoder)
     dec_sd_init: float = 0.0  # > 0: the dance decoder's code posterior sd starts here; 0: as built
     linear_path: bool = False  # a linear map beside the dance encoder's and decoder's recurrences

@@ -33,6 +33,7 @@ import yaml
 
 from d2mlib.chapter import project_root
 from d2mlib.errors import ConfigError
+from d2mlib.sharing import CHAPTERS_AT_ONCE_ENV
 
 # chapters that train what others read (the book's decomposition, the extractors), started first
 FIRST = ("ablations", "style", "real_dance", "improved")
@@ -72,18 +73,25 @@ def execution_order(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def execute_chapter(
-    path: str, threads: int | None = None, timeout: int = 3600, numba_dir: str | None = None
+    path: str,
+    threads: int | None = None,
+    timeout: int = 3600,
+    numba_dir: str | None = None,
+    at_once: int | None = None,
 ) -> tuple[str, str | None, float, str | None]:
     """Execute one chapter in a fresh kernel: (path, executed notebook JSON or None, s, error).
 
     The kernel inherits this process's environment: `threads` sets OMP_NUM_THREADS (torch starts
-    with that many threads), and `numba_dir` gives it a numba cache of this process's own.
+    with that many threads), `numba_dir` gives it a numba cache of this process's own, and
+    `at_once` tells it how many chapters run side by side (`sharing.CHAPTERS_AT_ONCE_ENV`).
     """
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if at_once is not None:
+        os.environ[CHAPTERS_AT_ONCE_ENV] = str(at_once)
     if numba_dir is not None:
         # librosa compiles its beat tracker with numba's on-disk cache; two kernels writing
         # the same cache at once left an entry that segfaulted the next one to load it
@@ -163,7 +171,7 @@ def _run_group(
         pending = set()
         for path in group:
             _log(f"{path.stem}: queued")
-            args = (str(path), threads if n > 1 else None, timeout, numba_dir)
+            args = (str(path), threads if n > 1 else None, timeout, numba_dir, n)
             pending.add(pool.submit(execute_chapter, *args))
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

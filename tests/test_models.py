@@ -789,3 +789,29 @@ def test_a_shifted_dance_view_encodes_the_units_that_start_later():
     assert run_key("comp", shifted) != run_key("comp", cfg)
     with pytest.raises(ConfigError, match="dance_view"):
         dataclasses.replace(cfg.composer, dance_view="mirrored")
+
+
+def test_loudness_music_input_keeps_each_units_loudness_curve_beside_its_stats():
+    from d2mlib.models.composer_inputs import LOUDNESS_CHANNELS, unit_audio_summary
+
+    _, audio, _ = sequence_batch(3)
+    stats = unit_audio_summary(audio, 3, "stats")
+    loud = unit_audio_summary(audio, 3, "loudness")
+    assert stats.shape == (B, 3, 56) and loud.shape == (B, 3, 56 + 32 * 2)
+    torch.testing.assert_close(loud[..., :56], stats)
+    # unit 1's curve is its frames 32..63 of log energy and its change, frame by frame
+    curve = loud[:, 1, 56:].view(B, 32, 2)
+    torch.testing.assert_close(curve, audio[:, 32:64, list(LOUDNESS_CHANNELS)])
+    # moving the frames within each unit leaves the stats but not the curve: it keeps the phase
+    shifted = audio.view(B, 3, 32, 28).roll(5, dims=2).reshape(B, 96, 28)
+    torch.testing.assert_close(unit_audio_summary(shifted, 3, "stats"), stats)
+    assert not torch.allclose(unit_audio_summary(shifted, 3, "loudness")[..., 56:], loud[..., 56:])
+    # a composer reading it takes the wider input and trains
+    cfg = smoke()
+    cfg = dataclasses.replace(
+        cfg, composer=dataclasses.replace(cfg.composer, music_input="loudness")
+    )
+    stage = comp_stage(cfg)
+    finite_scalars(stage.training_step(sequence_batch(3), 0))
+    with pytest.raises(ConfigError, match="music_input"):
+        dataclasses.replace(cfg.composer, music_input="beats")

@@ -3,13 +3,14 @@ that makes two chapters train a shared run once."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from d2mlib import prebuild
+from d2mlib import prebuild, sharing
 from d2mlib._io import file_lock
 from d2mlib.errors import ConfigError
 
@@ -64,7 +65,8 @@ def test_prebuild_caches_what_it_executes_and_names_failures(tmp_path: Path) -> 
         tmp_path,
         {
             "intro": "print('intro')",
-            "one": "import os\nprint(6 * 7, os.environ['OMP_NUM_THREADS'], os.environ['NUMBA_CACHE_DIR'])",
+            "one": "import os\nprint(6 * 7, os.environ['OMP_NUM_THREADS'], os.environ['NUMBA_CACHE_DIR'],"
+            " os.environ['D2M_CHAPTERS_AT_ONCE'])",
             "two": "1 / 0",
         },
         extra={"intro": "mystnb:\n  execution_mode: force\n"},
@@ -75,8 +77,8 @@ def test_prebuild_caches_what_it_executes_and_names_failures(tmp_path: Path) -> 
     cache = get_cache(str(cache_dir))
     record = cache.match_cache_notebook(prebuild.read_chapter(tmp_path / "one.md"))
     nb = cache.get_cache_bundle(record.pk).nb
-    answer, threads, numba_dir = nb.cells[-1].outputs[0]["text"].split()  # stored with outputs
-    assert (answer, threads) == ("42", "1")  # side by side: one torch thread each
+    answer, threads, numba_dir, at_once = nb.cells[-1].outputs[0]["text"].split()  # stored
+    assert (answer, threads, at_once) == ("42", "1", "2")  # side by side: one torch thread each
     assert "d2m-numba-" in numba_dir  # a numba cache of the worker's own
     for name in ("intro", "two"):  # left to jupyter-book (force), and failed: nothing cached
         with pytest.raises(KeyError):
@@ -109,10 +111,31 @@ def test_file_lock_makes_the_second_holder_wait(tmp_path: Path) -> None:
     assert (tmp_path / ".locks" / "run.lock").is_file()
 
 
+def test_sharing_phrase_says_how_the_machine_was_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = os.cpu_count() or 1
+    beside_one = f"beside up to 1 other chapter of the build on the same {cores} cores, one torch"
+    assert sharing.sharing_phrase([2, None, 1]) == beside_one + " thread each"
+    assert sharing.sharing_phrase([3]).startswith("beside up to 2 other chapters of the build")
+    assert sharing.sharing_phrase([1, 1]) == "with the machine to itself"
+    assert sharing.sharing_phrase([None]).startswith("with no record")
+    assert sharing.sharing_phrase([]).startswith("with no record")
+    monkeypatch.delenv(sharing.CHAPTERS_AT_ONCE_ENV, raising=False)
+    assert sharing.chapters_at_once() is None
+    monkeypatch.setenv(sharing.CHAPTERS_AT_ONCE_ENV, "2")
+    assert sharing.chapters_at_once() == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(sharing.CHAPTERS_AT_ONCE_ENV, bad)
+        with pytest.raises(ConfigError, match="D2M_CHAPTERS_AT_ONCE"):
+            sharing.chapters_at_once()
+
+
 @pytest.mark.usefixtures("one_thread")
-def test_train_stage_waits_for_a_run_another_holds(tmp_path: Path, smoke_data: Path) -> None:
+def test_train_stage_waits_for_a_run_another_holds(
+    tmp_path: Path, smoke_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from d2mlib import config, train
 
+    monkeypatch.setenv(sharing.CHAPTERS_AT_ONCE_ENV, "2")  # as the prebuild sets it
     cfg = config.make_config("smoke", seed=0)
     path = tmp_path / train.run_name("style", cfg, smoke_data)
     result: list = []
@@ -127,3 +150,5 @@ def test_train_stage_waits_for_a_run_another_holds(tmp_path: Path, smoke_data: P
         assert thread.is_alive() and not path.exists()  # waiting at the lock, nothing written
     thread.join(timeout=300)
     assert result and result[0].path == path and (path / "done").is_file()
+    info = result[0].info  # how the machine was shared, beside the seconds
+    assert info["chapters_at_once"] == 2 and info["threads"] == 1 and info["seconds"] > 0

@@ -7,12 +7,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from d2mlib.audio import N_CEPSTRA
 from d2mlib.config import ComposerConfig
 from d2mlib.errors import ConfigError
 from d2mlib.models.dance_unit import Gaussian
 from d2mlib.skeleton import UNIT_FRAMES
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
+LOUDNESS_CHANNELS = (N_CEPSTRA, 2 * N_CEPSTRA + 1)  # audio features: log energy and its change
 
 
 def code_features(codes: Gaussian, code_input: str) -> Tensor:
@@ -40,20 +42,34 @@ def code_feature_dim(cfg: ComposerConfig, z_movement: int) -> int:
 
 def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") -> Tensor:
     """Audio (B, n*32, F) -> per-unit music: mean and std over frames (B, n, 2F) with "stats",
-    or the unit's frames themselves (B, n, 32F) with "frames".
+    the unit's frames themselves (B, n, 32F) with "frames", or the stats and the unit's log
+    energy and its change frame by frame (B, n, 2F + 64) with "loudness".
 
     Mean and standard deviation say how loud and busy a unit's music is, but not where in the
     unit its beats fall, so a composer reading them cannot place its movements' beats; the
-    frames keep that phase."""
+    frames and the loudness curve keep that phase. Measured once outside the build (1 December
+    2026; one seed; the bank's autoencoder settings with MMD 30; the evaluation's seed-0 clips,
+    where random units score FID 52.1 and hit rate 0.310): "loudness" with a dance encoder that
+    reads its codes pooled (so the decoder must take the timing from the music) composed dances
+    whose speed follows the music's energy (music dependence 0.34 at 800 steps and 0.35 at
+    2,000, against 0.04 with "stats"), but at FID 133 and 141 and hit rate 0.27 and 0.31; read
+    in sequence, the latent kept the timing and the decoder ignored the curve (dependence
+    0.04)."""
     b, t, f = audio.shape
     per = audio[:, : (t // n_units) * n_units].reshape(b, n_units, t // n_units, f)
     if music_input == "frames":
         return per.reshape(b, n_units, -1)
-    return torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
+    stats = torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
+    if music_input == "loudness":
+        curve = per[..., list(LOUDNESS_CHANNELS)].reshape(b, n_units, -1)
+        return torch.cat([stats, curve], dim=2)
+    return stats
 
 
 def unit_music_dim(cfg: ComposerConfig, audio_dim: int) -> int:
     """The size of one unit's music summary (`unit_audio_summary`) for `cfg.music_input`."""
+    if cfg.music_input == "loudness":
+        return UNIT_AUDIO_STATS * audio_dim + UNIT_FRAMES * len(LOUDNESS_CHANNELS)
     return (UNIT_FRAMES if cfg.music_input == "frames" else UNIT_AUDIO_STATS) * audio_dim
 
 

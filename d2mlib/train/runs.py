@@ -27,6 +27,7 @@ from d2mlib.data.loaders import keep_styles
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import CheckpointError, ConfigError, DataError
 from d2mlib.models.rnn import resolve_precision
+from d2mlib.sharing import chapters_at_once
 from d2mlib.stages import build_stage, run_key, spec, train_loaders
 from d2mlib.train.checkpoints import load_checkpoint
 from d2mlib.train.distributed import DistInfo, _barrier, init_distributed
@@ -381,7 +382,13 @@ def _train_into(
     if info.main:
         _write_json(
             path / DONE_MARKER,
-            {"step": result.step, "epoch": result.epoch, "seconds": result.seconds},
+            {
+                "step": result.step,
+                "epoch": result.epoch,
+                "seconds": result.seconds,
+                "threads": torch.get_num_threads(),
+                "chapters_at_once": chapters_at_once(),
+            },
         )
     _barrier(info)
     run = read_run(path, cached=False)
