@@ -7,14 +7,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from d2mlib.audio import N_CEPSTRA
 from d2mlib.config import ComposerConfig
 from d2mlib.errors import ConfigError
+from d2mlib.models.bank import KEY_CHANNELS
 from d2mlib.models.dance_unit import Gaussian
 from d2mlib.skeleton import UNIT_FRAMES
 
 UNIT_AUDIO_STATS = 2  # per-unit music summary: mean and standard deviation over the unit's frames
-LOUDNESS_CHANNELS = (N_CEPSTRA, 2 * N_CEPSTRA + 1)  # audio features: log energy and its change
 
 
 def code_features(codes: Gaussian, code_input: str) -> Tensor:
@@ -64,7 +63,7 @@ def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") 
         return per.reshape(b, n_units, -1)
     stats = torch.cat([per.mean(2), per.std(2, unbiased=False)], dim=2)
     if music_input == "loudness":
-        curve = per[..., list(LOUDNESS_CHANNELS)].reshape(b, n_units, -1)
+        curve = per[..., list(KEY_CHANNELS)].reshape(b, n_units, -1)  # log energy, its change
         return torch.cat([stats, curve], dim=2)
     return stats
 
@@ -72,7 +71,7 @@ def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") 
 def unit_music_dim(cfg: ComposerConfig, audio_dim: int) -> int:
     """The size of one unit's music summary (`unit_audio_summary`) for `cfg.music_input`."""
     if cfg.music_input == "loudness":
-        return UNIT_AUDIO_STATS * audio_dim + UNIT_FRAMES * len(LOUDNESS_CHANNELS)
+        return UNIT_AUDIO_STATS * audio_dim + UNIT_FRAMES * len(KEY_CHANNELS)
     return (UNIT_FRAMES if cfg.music_input == "frames" else UNIT_AUDIO_STATS) * audio_dim
 
 
