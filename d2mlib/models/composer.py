@@ -254,9 +254,7 @@ class Composer(nn.Module):
         self.dance_enc = DanceEncoder(cfg, z_movement)
         self.dance_dec = DanceDecoder(cfg, z_movement)
         self.regressor = StyleRegressor(cfg)
-        self._fits: tuple[int, dict[int, LatentGaussian]] | None = (
-            None  # a "fitted" bank's Gaussians, by bank_seen
-        )
+        self._fits: tuple[int, dict[int, LatentGaussian]] | None = None  # by bank_seen
         if cfg.prior == "bank":  # buffers, so that checkpoints carry the bank
             self.register_buffer("bank_z", torch.zeros(cfg.bank_size, cfg.z_dance))
             self.register_buffer("bank_style", torch.full((cfg.bank_size,), -1, dtype=torch.long))
@@ -294,16 +292,15 @@ class Composer(nn.Module):
         draws among the `bank_topk` of those whose keys best match the window's `audio`."""
         if self.cfg.prior != "bank" or int(self.bank_seen) == 0:
             raise CheckpointError("this composer keeps no bank of dance latents to draw from")
+        match_by = self.cfg.bank_match
+        if match_by in KEYED_MATCHES and (audio is None or len(audio) != len(labels)):
+            raise ConfigError(f'a bank drawing by "{match_by}" takes each window\'s audio=')
+        if match_by == "fitted":
+            return draw_latents(self.latent_gaussians(), labels, music_keys(audio), generator)
         kept = min(int(self.bank_seen), self.cfg.bank_size)
         styles = self.bank_style[:kept]
-        if self.cfg.bank_match == "fitted":
-            if audio is None or len(audio) != len(labels):
-                raise ConfigError("a bank's fitted Gaussians draw to each window's audio=")
-            return draw_latents(self.latent_gaussians(), labels, music_keys(audio), generator)
-        by_music = self.cfg.bank_match == "music"
+        by_music = match_by == "music"
         if by_music:
-            if audio is None or len(audio) != len(labels):
-                raise ConfigError("a bank matched by music draws to each window's audio=")
             match = music_keys(audio) @ self.bank_key[:kept].T.to(audio.device)
         rows = []
         for i, label in enumerate(labels.tolist()):

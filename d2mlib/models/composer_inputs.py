@@ -51,12 +51,12 @@ def unit_audio_summary(audio: Tensor, n_units: int, music_input: str = "stats") 
     where random units score FID 52.1 and hit rate 0.310): "loudness" with a dance encoder that
     reads its codes pooled (so the decoder must take the timing from the music) composed dances
     whose speed follows the music's energy (music dependence 0.34 at 800 steps and 0.35 at
-    2,000, against 0.04 with "stats"), but at FID 133 and 141 and hit rate 0.27 and 0.31; read
-    in sequence, the latent kept the timing and the decoder ignored the curve (dependence
-    0.04). At 800 steps, the pooled reader without the two adversarial terms hit the beat at
-    0.339 (FID 215, BAS against the music 0.20 where the floors score 0.35 and 0.32), and a
-    sequence reader of a shifted view (``dance_view="shifted"``) at 0.315 (FID 103, music
-    dependence 0.02); trained with seeds 1 and 2, the last at 0.278 and 0.315 (FID 186, 192)."""
+    2,000), but at FID 133 and 141 and hit rate 0.27 and 0.31; with the codes read in sequence,
+    where the latent can hold the timing, the dependence was 0.04. At 800 steps, the pooled
+    reader without the two adversarial terms hit the beat at 0.339 (FID 215, BAS against the
+    music 0.20 where the floors score 0.35 and 0.32), and a sequence reader of a shifted view
+    (``dance_view="shifted"``) at 0.315 (FID 103, music dependence 0.02); trained with seeds 1
+    and 2, the last at 0.278 and 0.315 (FID 186, 192)."""
     b, t, f = audio.shape
     per = audio[:, : (t // n_units) * n_units].reshape(b, n_units, t // n_units, f)
     if music_input == "frames":
