@@ -30,6 +30,8 @@ dance_mmd            w_dance_mmd    dance-latent alignment by a kernel two-sampl
                                     (latent, style code): not the paper's; off by default
 prior_fit            w_prior_fit    the prior fitted to the dance encoder's latents
                                     (`models.prior`): not the paper's; off by default
+rhythm               w_rhythm       the dance composed from music speeds up and slows down where
+                                    its real dance did (`models.rhythm`): not the paper's
 ===================  =============  ==========================================================
 
 What the dance encoder and the movement discriminator read of each movement code is set by
@@ -77,12 +79,11 @@ for random real units (the book keeps 10 rather than pick by one seed); its prio
 1.5 times its sd, FID 42, and at 2.5 times, 5525 (the decoder sits close to where small changes
 of the latent make large motion). `models.prior` has a prior that hears the music.
 
-Two switches, off by default (the paper's model): ``style_source="oracle"`` replaces the
-extractor's style code with a fixed code of the clip's true style (`models.style.oracle_codes`;
-the test of the student's "style understanding is the bottleneck"), and
-``music_input="frames"`` gives the dance decoder and the movement discriminator each unit's
-audio frames, which keep where its beats fall, instead of their mean and standard deviation
-(`composer_inputs.unit_audio_summary`).
+The book's preset also gives the dance decoder each unit's loudness curve (``music_input``; or
+"frames", all its audio frames) and the rhythm term (``w_rhythm``; `models.rhythm` says why, with
+its measurements). ``style_source="oracle"`` (off by default) replaces the extractor's style code
+with a fixed code of the clip's true style (`models.style.oracle_codes`): the test of the
+student's "style understanding is the bottleneck".
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ from d2mlib.models.composer_inputs import (
 )
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
 from d2mlib.models.prior import MusicStyleEncoder, gaussian_nll, lsgan, mmd
+from d2mlib.models.rhythm import RHYTHM_SEQUENCES, composed_rhythm, decode_sequences
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.schedule import lr_schedulers
 from d2mlib.models.style import StyleExtractor, oracle_codes
@@ -376,11 +378,10 @@ class CompStage:
     """Training stage "comp" (trainer protocol) on (units (B, n, 32, 28), audio (B, n*32, 28),
     style (B,)), with a frozen style extractor and a frozen DanceUnit.
 
-    The two given modules are frozen in place (eval mode, requires_grad off) and are not part of
-    `modules()`: their own runs hold their weights. Its best.pt is its latest validated state
-    (`monitor_mode`): the validation total mixes adversarial terms and a prior's fit, whose
-    minimum says nothing of the composed dances (it once kept step 675 of 800, composing at FID
-    135 where the last step composed at 84: measured once outside the build, 1 December 2026)."""
+    The two given modules are frozen in place and are not in `modules()` (their runs hold them).
+    best.pt is the latest validated state (`monitor_mode`): the validation total mixes adversarial
+    terms, and its minimum once kept step 675 of 800, composing at FID 135 where the last step
+    composed at 84 (measured once outside the build, 1 December 2026)."""
 
     name = "comp"
     monitor_mode = "last"  # best.pt: the latest validated state (`train.loop.LoopConfig`)
@@ -491,6 +492,7 @@ class CompStage:
             "q_fake": q_fake,
             "z_fake": z_fake,
             "fake": fake,
+            "sampled": sample,
         }
 
     def discriminator_losses(self, f: dict) -> dict[str, Tensor]:
@@ -538,12 +540,13 @@ class CompStage:
                 + F.l1_loss(f["recon"].logvar, f["real"].logvar)
             )
         if w.w_seq_recon > 0:
-            units = f["units"]
-            b, n = units.shape[:2]
-            z_m = f["recon_z"].reshape(b * n, -1)
-            first = units.reshape(b * n, *units.shape[2:])[:, 0]
-            rebuilt = full(self.dance_unit.decode(f["z_init"], z_m, pose0=first)).view(units.shape)
-            t["seq_recon"] = w.w_seq_recon * F.l1_loss(rebuilt, units)
+            rebuilt = decode_sequences(self.dance_unit, f["recon_z"], f["units"], f["z_init"])
+            t["seq_recon"] = w.w_seq_recon * F.l1_loss(rebuilt, f["units"])
+        if w.w_rhythm > 0:  # on the codes composed from the music, drawn (means in validation)
+            k = (min(RHYTHM_SEQUENCES, f["units"].shape[0]), *f["fake"].mu.shape[1:])
+            eps = self._randn(*k) if f["sampled"] else f["fake"].mu.new_zeros(k)
+            rhythm = composed_rhythm(self.dance_unit, f["fake"], eps, f["units"], f["z_init"])
+            t["rhythm"] = w.w_rhythm * rhythm
         if w.w_mov_dist > 0:
             t["mov_dist"] = w.w_mov_dist * F.l1_loss(f["fake"].mu, f["real"].mu)
         if w.w_style_reg > 0:
