@@ -22,7 +22,6 @@ train_decomp.steps, train_comp.steps                          100k/100k   3000/8
 dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0         1/0.01
 composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
-composer.music_input / w_rhythm                               stats/0     loudness/10 stats/0
 ============================================================  ==========  ==========  ========
 
 Batches of 32 (the extractor 64) buy a 2-core build its steps. With the paper's settings and
@@ -32,7 +31,7 @@ motion switches (``enc_input``, ``dec_output``, ``dec_anchor``, ``dec_time_code`
 ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's linear path, drops the
 KL on z_movement and on the dance latent, starts the composer's code sd near the
 decomposition's (``dec_sd_init``), adds an MMD on the dance latents (``w_dance_mmd``:
-`models.composer`) and a rhythm term with each unit's loudness curve (`models.rhythm`), trains
+`models.composer`), trains
 at higher rates (the decomposition's on a cosine) and at precision ``auto`` (bfloat16 where
 native, `models.rnn.native_bf16`).
 A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
@@ -325,8 +324,6 @@ def _book_preset(paper: Config) -> Config:
             w_dance_mmd=10.0,
             dec_sd_init=0.002,
             linear_path=True,
-            music_input="loudness",
-            w_rhythm=10.0,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,

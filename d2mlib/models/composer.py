@@ -79,9 +79,9 @@ for random real units (the book keeps 10 rather than pick by one seed); its prio
 1.5 times its sd, FID 42, and at 2.5 times, 5525 (the decoder sits close to where small changes
 of the latent make large motion). `models.prior` has a prior that hears the music.
 
-The book's preset also gives the dance decoder each unit's loudness curve (``music_input``; or
-"frames", all its audio frames) and the rhythm term (``w_rhythm``; `models.rhythm` says why, with
-its measurements). ``style_source="oracle"`` (off by default) replaces the extractor's style code
+``music_input`` gives the dance decoder each unit's loudness curve or all its audio frames, and
+``w_rhythm`` adds the rhythm term (`models.rhythm` says why, with its measurements); neither is in
+a preset yet. ``style_source="oracle"`` (off by default) replaces the extractor's style code
 with a fixed code of the clip's true style (`models.style.oracle_codes`): the test of the
 student's "style understanding is the bottleneck".
 """

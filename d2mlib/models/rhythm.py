@@ -17,12 +17,14 @@ frantic dance still pays). Identical dances score 0. In training (`composed_rhyt
 composed codes of a batch's first `RHYTHM_SEQUENCES` sequences are decoded through the frozen
 unit decoder, each unit from its real first pose as in ``seq_recon``.
 
-The book's preset uses it at weight 10. Without it the decoder ignored the loudness curve
-(music dependence 0.04). Measured once outside the build (1 December 2026, 800 steps, the
-evaluation's seed-0 test clips, where random real units hit the tracked beats at 0.310 and score
-FID 52): weight 10 hit at 0.446, 0.393 and 0.393 over training seeds 0 to 2 (the first with the
-term on the whole batch), at FID 96, 75 and 79, where the preset without the term hit at 0.29
-and scored 84; weight 3 hit at 0.342 and 0.291 over seeds 0 and 1, at FID 65 and 97.
+It is in no preset yet (see below). The loudness curve alone did not move the beats (one
+seed, with the bank's autoencoder settings: music dependence 0.04, beat hit rate 0.291).
+Measured once outside the build (1 December 2026, 800 steps, the evaluation's seed-0 test clips,
+where random real units hit the tracked beats at 0.310 and score FID 52): weight 10 hit at 0.446,
+0.393 and 0.393 over training seeds 0 to 2 (the first with the term on the whole batch), at FID
+96, 75 and 79, where the preset without the term scored FID 84 (and, in the build at fcd0e85,
+hit at 0.286 against random units' 0.294); weight 3 hit at 0.342 and 0.291 over seeds 0 and 1,
+at FID 65 and 97.
 """
 
 from __future__ import annotations
