@@ -24,7 +24,8 @@ where random real units hit the tracked beats at 0.310 and score FID 52): weight
 0.393 and 0.393 over training seeds 0 to 2 (the first with the term on the whole batch), at FID
 96, 75 and 79, where the preset without the term scored FID 84 (and, in the build at fcd0e85,
 hit at 0.286 against random units' 0.294); weight 3 hit at 0.342 and 0.291 over seeds 0 and 1,
-at FID 65 and 97. In a cold build with it in the book preset (dd46adc, 2 December 2026; weight
+at FID 65 and 97; weight 10 on 8 sequences hit at 0.284 and 0.276 over seeds 0 and 1 (it did not
+take). In a cold build with it in the book preset (dd46adc, 2 December 2026; weight
 10) the composer beat both floors on 3 of 15 metrics by the book's rule, the Beat Align Score over
 the music's beats (tracked and true) and Bailando's, where without it on none; beat hit rate
 0.374 against random units' 0.294 and retrieval's 0.309 (not declared: Holm p 0.065 and 0.102);
