@@ -24,16 +24,15 @@ composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
 ============================================================  ==========  ==========  ========
 
-Batches of 32 (the extractor 64) buy a 2-core build its steps. With the paper's settings and
-a few thousand steps, the decomposition's rebuilt units were damped and the composer's
-autoencoder rebuilt codes no better than their mean: ``book`` turns on the decomposition's
-motion switches (``enc_input``, ``dec_output``, ``dec_anchor``, ``dec_time_code``,
-``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's linear path, drops the
-KL on z_movement and on the dance latent, starts the composer's code sd near the
-decomposition's (``dec_sd_init``), adds an MMD on the dance latents (``w_dance_mmd``:
-`models.composer`), trains
-at higher rates (the decomposition's on a cosine) and at precision ``auto`` (bfloat16 where
-native, `models.rnn.native_bf16`).
+Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its
+steps. With the paper's settings and a few thousand steps, the decomposition's rebuilt units
+were damped and the composer's autoencoder rebuilt codes no better than their mean: ``book``
+turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_anchor``,
+``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
+linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
+near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
+dance latents (``w_dance_mmd``: `models.composer`), trains at higher rates (the decomposition's
+on a cosine) and at precision ``auto`` (bfloat16 where native, `models.rnn.native_bf16`).
 A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
 """
 
@@ -192,7 +191,8 @@ class ComposerConfig:
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
     prior: str = "learned"  # "music": it hears the window too; "bank": training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
-    bank_match: str = "style"  # "music": the bank_topk best matches; "fitted": Gaussians (bank.py)
+    bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's;
+    # or "fitted": from a Gaussian per style fitted to the bank, moved by the window's music
     bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
 
     def __post_init__(self) -> None:
@@ -398,9 +398,9 @@ BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else
 
 
 def bank_recipe(cfg: Config) -> Config:
-    """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only; each unit's
-    music as its mean and sd) that composes each window from a bank of training windows' latents
-    of the music's style, among the 8 whose music's loudness curve best matches (`bank_match`).
+    """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only) that
+    composes each window from a bank of training windows' latents of the music's style
+    (`prior="bank"`), among the 8 whose music's loudness curve best matches (`bank_match`).
     Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd from about the
     decomposition's (5e-5), `BANK_STEPS` steps. Not the paper's recipe: chosen by measurements."""
     c = dataclasses.replace(
@@ -413,7 +413,6 @@ def bank_recipe(cfg: Config) -> Config:
         w_style_reg=0.0,
         w_dance_mmd=0.0,
         w_rhythm=0.0,
-        music_input="stats",
         z_dance=BANK_Z_DANCE.get(cfg.preset, cfg.composer.z_dance),
         dec_sd_init=7.5e-5,
         prior="bank",
@@ -522,7 +521,8 @@ HASH_SKIP_DEFAULTS = {
     "bank_match": "style",
     "bank_topk": 8,
 }
-"""Fields added after runs were first cached: out of the hash while at these defaults."""
+"""Fields added after runs were first cached: left out of the hash while at these defaults, so that
+adding them did not invalidate every cached run."""
 
 
 def hashable(d: Any) -> Any:
