@@ -22,6 +22,7 @@ train_decomp.steps, train_comp.steps                          100k/100k   3000/8
 dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0         1/0.01
 composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
+composer.music_input / w_rhythm                               stats/0     loudness/10 stats/0
 ============================================================  ==========  ==========  ========
 
 Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its
@@ -31,8 +32,9 @@ turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``d
 ``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
 near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
-dance latents (``w_dance_mmd``: `models.composer`), trains at higher rates (the decomposition's
-on a cosine) and at precision ``auto`` (bfloat16 where native, `models.rnn.native_bf16`).
+dance latents (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness
+curve (`models.rhythm`), trains at higher rates (the decomposition's on a cosine) and at
+precision ``auto`` (bfloat16 where native, `models.rnn.native_bf16`).
 A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
 """
 
@@ -181,6 +183,7 @@ class ComposerConfig:
     w_dance_mmd: float = 0.0  # dance-latent alignment by a kernel two-sample loss (not the paper's)
     w_prior_fit: float = 0.0  # the prior fitted to the dance encoder's latents (not the paper's)
     w_rhythm: float = 0.0  # music's dances move when their own dance moved (not the paper's)
+    decoded_sequences: int = 0  # sequences of a batch seq_recon and rhythm decode (0: all)
     grad_clip: float = 0.5
     style_source: str = "extractor"  # or "oracle": the true style (models.style.oracle_codes)
     music_input: str = "stats"  # per unit: "stats" (mean, std), "frames" or "loudness" (phase)
@@ -324,6 +327,9 @@ def _book_preset(paper: Config) -> Config:
             w_dance_mmd=10.0,
             dec_sd_init=0.002,
             linear_path=True,
+            music_input="loudness",
+            w_rhythm=10.0,
+            decoded_sequences=16,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,
@@ -395,24 +401,20 @@ _preset = preset  # make_config's `preset` argument shadows the function
 
 BANK_STEPS = {"book": 800, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
 BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else the cfg's)
+BANK_OFF = "w_gan w_dance_gan w_kl w_kl_dance w_mov_dist w_style_reg w_dance_mmd w_rhythm".split()  # noqa: SIM905
 
 
 def bank_recipe(cfg: Config) -> Config:
-    """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only) that
-    composes each window from a bank of training windows' latents of the music's style
-    (`prior="bank"`), among the 8 whose music's loudness curve best matches (`bank_match`).
+    """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only; music as each
+    unit's mean and sd) that composes each window from a bank of training windows' latents of the
+    music's style (`prior="bank"`), among the 8 whose loudness curve best matches (`bank_match`).
     Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd from about the
     decomposition's (5e-5), `BANK_STEPS` steps. Not the paper's recipe: chosen by measurements."""
     c = dataclasses.replace(
         cfg.composer,
-        w_gan=0.0,
-        w_dance_gan=0.0,
-        w_kl=0.0,
-        w_kl_dance=0.0,
-        w_mov_dist=0.0,
-        w_style_reg=0.0,
-        w_dance_mmd=0.0,
-        w_rhythm=0.0,
+        **dict.fromkeys(BANK_OFF, 0.0),
+        music_input="stats",
+        decoded_sequences=0,
         z_dance=BANK_Z_DANCE.get(cfg.preset, cfg.composer.z_dance),
         dec_sd_init=7.5e-5,
         prior="bank",
@@ -512,6 +514,7 @@ HASH_SKIP_DEFAULTS = {
     "w_dance_mmd": 0.0,
     "w_prior_fit": 0.0,
     "w_rhythm": 0.0,
+    "decoded_sequences": 0,
     "kl_movement": 1.0,
     "dec_sd_init": 0.0,
     "code_order": "sequence",

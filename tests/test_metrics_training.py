@@ -134,3 +134,21 @@ def test_validation_at_reads_the_last_validation_before_a_step_and_the_end():
     assert first["step"] == 200
     with pytest.raises(MetricError, match="no validation 'kl'"):
         studies.training.validation_at(m, "kl", 1000)
+
+
+def test_rhythm_sentence_reads_the_unweighted_term_at_the_first_and_last_validation():
+    rows = [
+        (1, "train", "rhythm", 9.0),
+        (200, "val", "rhythm", 8.4),
+        (200, "val", "total", 20.0),
+        (800, "val", "rhythm", 5.2),
+        (400, "val", "rhythm", 7.0),
+    ]
+    metrics = pd.DataFrame(rows, columns=["step", "split", "term", "value"])
+    text = studies.training.rhythm_sentence(metrics, weight=10.0)
+    assert "fell from 0.84 at step 200 to 0.52 at step 800" in text
+    risen = metrics.assign(value=metrics["value"][::-1].to_numpy())
+    assert "rose from" in studies.training.rhythm_sentence(risen, weight=10.0)
+    assert "no rhythm term" in studies.training.rhythm_sentence(metrics, weight=0.0)
+    with pytest.raises(MetricError, match="no validation rhythm"):
+        studies.training.rhythm_sentence(metrics[metrics["term"] != "rhythm"], weight=10.0)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from d2mlib.config import ablation, preset
+from d2mlib.config import ablation, bank_recipe, preset
 from d2mlib.errors import CheckpointError, ConfigError
 from d2mlib.models import (
     Composer,
@@ -533,8 +533,18 @@ def test_oracle_composer_reads_the_labels_not_the_music():
 def test_style_source_is_checked_and_kept_out_of_old_run_hashes():
     with pytest.raises(ConfigError, match="style_source"):
         dataclasses.replace(smoke().composer, style_source="teacher")
-    base = preset("book")
+    base = preset("paper")
     assert not {"style_source", "music_input", "w_rhythm"} & set(run_key("comp", base)["composer"])
+    # the book's preset sets two of them, so its runs' hashes hold them
+    book = run_key("comp", preset("book"))["composer"]
+    assert (book["music_input"], book["w_rhythm"], book["decoded_sequences"]) == (
+        "loudness",
+        10.0,
+        16,
+    )
+    bank = run_key("comp", bank_recipe(preset("book")))["composer"]  # the bank keeps its old hash
+    assert not {"style_source", "music_input", "w_rhythm", "decoded_sequences"} & set(bank)
+    assert "style_source" not in book
     assert run_key("comp", oracle(base))["composer"]["style_source"] == "oracle"
 
 

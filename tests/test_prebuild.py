@@ -47,7 +47,7 @@ def write_book(root: Path, chapters: dict[str, str], extra: dict[str, str] | Non
 def test_order_starts_the_shared_runs_first_and_keeps_timing_alone() -> None:
     paths = [Path(f"book/{n}.md") for n in ("data", "training", "timing", "style", "ablations")]
     side, alone = prebuild.execution_order(paths)
-    assert [p.stem for p in side] == ["ablations", "style", "data", "training"]
+    assert [p.stem for p in side] == ["ablations", "style", "training", "data"]
     assert [p.stem for p in alone] == ["timing"]
 
 

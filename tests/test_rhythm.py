@@ -70,11 +70,13 @@ ALONE = ("w_gan", "w_dance_gan", "w_kl", "w_kl_dance", "w_mov_recon", "w_seq_rec
 ALONE += ("w_mov_dist", "w_style_reg", "w_dance_mmd")
 
 
-def rhythm_stage(weight: float, alone: bool = False) -> CompStage:
+def rhythm_stage(weight: float, alone: bool = False, decoded: int = 0) -> CompStage:
     """A smoke CompStage over untrained frozen networks, with the rhythm term at `weight` (and,
-    `alone`, every other term off and a learning rate of 1e-2)."""
+    `alone`, every other term off and a learning rate of 1e-2; `decoded`: the sequences of a
+    batch that seq_recon and rhythm decode, 0 for all)."""
     cfg = preset("smoke")
     others = dict.fromkeys(ALONE, 0.0) if alone else {}
+    others |= {"decoded_sequences": decoded}
     comp = dataclasses.replace(cfg.composer, music_input="loudness", w_rhythm=weight, **others)
     train = dataclasses.replace(cfg.train_comp, lr=1e-2 if alone else cfg.train_comp.lr)
     cfg = dataclasses.replace(cfg, composer=comp, train_comp=train)
@@ -115,6 +117,21 @@ def test_the_rhythm_term_alone_goes_down_in_training():
     for s in range(40):
         stage.training_step(batch, s)
     assert float(stage.validation_step(batch)["rhythm"]) < 0.9 * before
+
+
+def test_decoded_sequences_keeps_seq_recon_and_rhythm_to_the_first_sequences():
+    """With decoded_sequences=2 both terms read the batch's first 2 sequences only: changing
+    the other 4 leaves them exactly as they were, where with all decoded they move."""
+    units, audio, style = rhythm_batch()
+    other = units.clone()
+    other[2:] = 3.0 * units[2:].flip(2) + 1.0  # louder, reversed, moved: other speeds and poses
+    for decoded, same in ((2, True), (0, False)):
+        stage = rhythm_stage(1.0, decoded=decoded)
+        a = stage.validation_step((units, audio, style))
+        b = stage.validation_step((other, audio, style))
+        for term in ("seq_recon", "rhythm"):
+            x, y = float(a[term]), float(b[term])
+            assert (abs(x - y) <= 1e-5 * abs(x)) == same, (decoded, term, x, y)
 
 
 def test_a_negative_rhythm_weight_is_refused():

@@ -14,23 +14,21 @@ Two parts: one minus the correlation of the two speed curves after each loses it
 over `HIGH_PASS_FRAMES` (the beat-to-beat rise and fall, not the slower swell with the music's
 energy), and the absolute log ratio of their mean speeds (so that a correlated but frozen or
 frantic dance still pays). Identical dances score 0. In training (`composed_rhythm`) the
-composed codes of a batch's first `RHYTHM_SEQUENCES` sequences are decoded through the frozen
-unit decoder, each unit from its real first pose as in ``seq_recon``.
+composed codes of a batch's first ``decoded_sequences`` sequences (`config.ComposerConfig`; 0:
+all) are decoded through the frozen unit decoder, each unit from its real first pose as in
+``seq_recon``, which decodes the same sequences' rebuilt codes.
 
-It is in no preset yet (see below). With the loudness curve alone (one
-seed, the bank's autoencoder settings): music dependence 0.04, beat hit rate 0.291.
-Measured once outside the build (1 December 2026, 800 steps, the evaluation's seed-0 test clips,
-where random real units hit the tracked beats at 0.310 and score FID 52): weight 10 hit at 0.446,
-0.393 and 0.393 over training seeds 0 to 2 (the first with the term on the whole batch), at FID
-96, 75 and 79, where the preset without the term scored FID 84 (and, in the build at fcd0e85,
-hit at 0.286 against random units' 0.294); weight 3 hit at 0.342 and 0.291 over seeds 0 and 1,
-at FID 65 and 97; weight 10 on 8 sequences hit at 0.284 and 0.276 over seeds 0 and 1 (against
-0.310). In a cold build with it in the book preset (dd46adc, 2 December 2026; weight
-10) the composer beat both floors on 3 of 15 metrics by the book's rule, the Beat Align Score over
-the music's beats (tracked and true) and Bailando's, where without it on none; beat hit rate
-0.374 against random units' 0.294 and retrieval's 0.309 (not declared: Holm p 0.065 and 0.102);
-FID 119 against 94.0 without it and random units' 58.4. That build took 61.8 minutes, over the
-60-minute budget, so no preset uses the term yet.
+The book's preset uses it at weight 10. With the loudness curve alone (one seed, the bank's
+autoencoder settings): music dependence 0.04, beat hit rate 0.291. Measured once outside the
+build (1 December 2026, 800 steps, the evaluation's seed-0 test clips, where random real units
+hit the tracked beats at 0.310 and score FID 52): weight 10 hit at 0.446, 0.393 and 0.393 over
+training seeds 0 to 2 (the first with the term on the whole batch), at FID 96, 75 and 79, where
+the preset without the term scored FID 84 (and, in the build at fcd0e85, hit at 0.286 against
+random units' 0.294); weight 3 hit at 0.342 and 0.291 over seeds 0 and 1, at FID 65 and 97;
+weight 10 on 8 sequences hit at 0.284 and 0.276 over seeds 0 and 1 (against 0.310). On 16
+sequences (the book's 32 a batch) it hit at 0.393 and 0.393 over seeds 1 and 2, FID 75 and 79;
+with ``seq_recon`` on the same 16 too (as the preset has it), 0.362 and 0.389, FID 76 and 77,
+training in 298 and 303 s instead of 375 and 376 s (two runs at once, one thread each).
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from d2mlib.errors import ConfigError
 from d2mlib.models.dance_unit import DanceUnit, Gaussian
 from d2mlib.models.rnn import full
 
-RHYTHM_SEQUENCES = 16  # the sequences of a batch the term decodes (half of the book's 32)
 HIGH_PASS_FRAMES = 9  # 0.6 s at 15 fps: about a beat at the synthetic world's 60-136 beats a
 # minute (6.6 to 15 frames a beat), and shorter than any two
 EPS = 1e-8

@@ -21,7 +21,7 @@ DECISION_METRICS: tuple[str, ...] = CORE_METRICS + TRUE_BEAT_METRICS
 """The metrics each ablation is judged on (the field's exact variants repeat these, so they
 stay out of the family: every extra row would cost the rule power)."""
 
-ABLATION_COMP_STEPS: dict[str, int] = {"book": 128}
+ABLATION_COMP_STEPS: dict[str, int] = {"book": 96}
 """Composition steps of each ablation-study run, by preset (others keep their preset's steps):
 shorter than the main run, so that 4 systems x 3 seeds fit the book's time budget."""
 

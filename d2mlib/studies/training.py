@@ -226,6 +226,30 @@ def linear_code_phrase(fid_linear: float, fid_paper: float) -> str:
     return "no lower than the paper's decomposition's, so a code of this size limits both"
 
 
+def rhythm_sentence(metrics: pd.DataFrame, weight: float) -> str:
+    """What a composition run's rhythm term (`models.rhythm`) did over its training, from its
+    validation rows (a run's `metrics()`), as a sentence for the training chapter: its unweighted
+    value at the first and last validation, or that the run has no such term."""
+    if weight <= 0:
+        return (
+            "This preset's composer has no rhythm term (`w_rhythm` is 0): nothing in its losses "
+            "asks its dances to move with their music's beats."
+        )
+    val = metrics[(metrics["split"] == "val") & (metrics["term"] == "rhythm")].sort_values("step")
+    if val.empty:
+        raise metric_error("rhythm_sentence: the run logged no validation rhythm term")
+    first, last = val.iloc[0], val.iloc[-1]
+    a, b = float(first["value"]) / weight, float(last["value"]) / weight
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise metric_error(f"rhythm_sentence: the term must be finite, got {a} and {b}")
+    went = "fell" if b < a else "rose" if b > a else "stayed"
+    return (
+        f"On the validation sequences its rhythm term {went} from {a:.2f} at step "
+        f"{int(first['step']):,} to {b:.2f} at step {int(last['step']):,} (0: the real dance's own "
+        "speed; 1: a speed no more like it, beat to beat, than chance, at the same mean)."
+    )
+
+
 def fid_against(
     classifier: DanceClassifier,
     reference: Sequence[np.ndarray],
