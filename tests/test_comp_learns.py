@@ -18,7 +18,8 @@ r = dataclasses.replace
 CURE = {"enc_input": "relative", "dec_output": "offset", "dec_time_code": True, "w_velocity": 5.0}
 BOOK = CURE | {"dec_anchor": "given", "linear_path": True}  # the book preset's decomposition
 BOOK_COMP = {"w_kl_dance": 0.0, "w_dance_mmd": 10.0, "dec_sd_init": 0.002, "linear_path": True}
-BOOK_COMP |= {"music_input": "loudness", "w_rhythm": 10.0}
+# the rhythm term; 16 decoded sequences are all of a smoke batch of 8
+BOOK_COMP |= {"music_input": "loudness", "w_rhythm": 10.0, "decoded_sequences": 16}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
