@@ -37,8 +37,7 @@ from d2mlib.sharing import CHAPTERS_AT_ONCE_ENV
 
 # chapters that start first, in this order: those that train what others read (the ablations
 # train the book's decomposition, the style chapter the extractor), then the long ones, so
-# that the two lanes end close together (in the cold build at dd46adc, with the real dance
-# and improved chapters third and fourth, one lane ran 53.2 minutes and the other 53.5)
+# that the two lanes end close together (cold build at 6177f5a: after 48.5 and 48.8 minutes)
 FIRST = ("ablations", "style", "training", "improved", "real_dance", "evaluation")
 # chapters whose numbers are timings of this machine: executed alone, after the others
 ALONE = ("timing",)

@@ -28,7 +28,10 @@ random units' 0.294); weight 3 hit at 0.342 and 0.291 over seeds 0 and 1, at FID
 weight 10 on 8 sequences hit at 0.284 and 0.276 over seeds 0 and 1 (against 0.310). On 16
 sequences (the book's 32 a batch) it hit at 0.393 and 0.393 over seeds 1 and 2, FID 75 and 79;
 with ``seq_recon`` on the same 16 too (as the preset has it), 0.362 and 0.389, FID 76 and 77,
-training in 298 and 303 s instead of 375 and 376 s (two runs at once, one thread each).
+training in 298 and 303 s instead of 375 and 376 s (two runs at once, one thread each). In the
+cold build at 6177f5a (3 seeds, 180 test clips, the book's rule) the composer beat both floors
+on 5 of 15 metrics, where without the term (fcd0e85) on none: hit rate 0.397 against random
+units' 0.294 and retrieval's 0.309 (declared against the first only), FID 79.1 against 58.4.
 """
 
 from __future__ import annotations
