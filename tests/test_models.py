@@ -535,7 +535,7 @@ def test_style_source_is_checked_and_kept_out_of_old_run_hashes():
         dataclasses.replace(smoke().composer, style_source="teacher")
     base = preset("paper")
     assert not {"style_source", "music_input", "w_rhythm"} & set(run_key("comp", base)["composer"])
-    # the book's preset sets two of them, so its runs' hashes hold them
+    # the book's preset sets three of them, so its runs' hashes hold them
     book = run_key("comp", preset("book"))["composer"]
     assert (book["music_input"], book["w_rhythm"], book["decoded_sequences"]) == (
         "loudness",

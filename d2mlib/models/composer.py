@@ -81,7 +81,7 @@ of the latent make large motion). `models.prior` has a prior that hears the musi
 
 The book's preset also gives the dance decoder each unit's loudness curve (``music_input``) and
 the rhythm term (``w_rhythm``: `models.rhythm`), decoding 16 sequences a batch for both that and
-``seq_recon`` (``decoded_sequences``; 20% faster, `models.rhythm`). ``style_source="oracle"``
+``seq_recon`` (``decoded_sequences``; `models.rhythm` has its timings). ``style_source="oracle"``
 replaces the style code with a fixed code of the clip's true style (`models.style.oracle_codes`).
 """
 
