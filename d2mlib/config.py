@@ -18,7 +18,7 @@ composer.dance_enc_hidden / dance_dec_hidden / disc_hidden    1024        256   
 composer.style_enc_hidden / zdisc_hidden / regressor_hidden   64/512/512  64/128/128  8/8/8
 train_decomp.batch_size, train_comp.batch_size                256         32          8
 train_decomp.lr, train_comp.lr                                2e-4/2e-4   3e-3/1e-3   2e-4/2e-4
-train_decomp.steps, train_comp.steps                          100k/100k   3000/800    4/4
+train_decomp.steps, train_comp.steps                          100k/100k   3000/1600   4/4
 dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0         1/0.01
 composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
@@ -33,8 +33,8 @@ turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``d
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
 near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
 dance latents (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness
-curve (`models.rhythm`), trains at higher rates (the decomposition's on a cosine) and at
-precision ``auto`` (bfloat16 where native, `models.rnn.native_bf16`).
+curve (`models.rhythm`), trains both at higher rates on a cosine and at precision ``auto``
+(bfloat16 where native, `models.rnn.native_bf16`).
 A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
 """
 
@@ -339,7 +339,7 @@ def _book_preset(paper: Config) -> Config:
         ),
         train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
         train_decomp=r(shared, lr=3e-3, steps=3000, checkpoint_every=1000, lr_schedule="cosine"),
-        train_comp=r(shared, lr=1e-3, steps=800, checkpoint_every=400),
+        train_comp=r(shared, lr=1e-3, steps=1600, checkpoint_every=400, lr_schedule="cosine"),
     )
 
 

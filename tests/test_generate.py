@@ -424,6 +424,14 @@ def test_dance_latents_compare_their_spread_with_the_posterior_noise(untrained, 
     got = dance_latents(gen, store, batch=6)
     assert got["posterior sd"] == pytest.approx(0.5, rel=1e-5)
     assert got["spread"] > 0 and got["ratio"] == pytest.approx(got["spread"] / 0.5)
+    prior = gen.composer.style_enc.head
+    with torch.no_grad():  # the prior draws N(0, 0.3^2) whatever the music and noise
+        prior.weight.zero_()
+        prior.bias[:z] = 0.0
+        prior.bias[z:] = float(np.log(0.09))
+    got = dance_latents(gen, store, batch=6)
+    assert got["composed spread"] == pytest.approx(0.3, rel=0.35)
+    assert got["composed share"] == pytest.approx(got["composed spread"] / got["spread"])
     with torch.no_grad():  # the means no longer depend on the dance: no spread
         head.weight[:z] = 0.0
     assert dance_latents(gen, store, batch=6)["spread"] == pytest.approx(0.0, abs=1e-7)

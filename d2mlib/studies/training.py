@@ -349,13 +349,26 @@ def dance_latents(
     differ across sequences ("spread": per-dimension standard deviation, mean over dimensions)
     against the noise a posterior sample adds ("posterior sd": mean over sequences and
     dimensions), and their ratio. A ratio well below 1 means a sampled latent says little about
-    its dance, so the decoder can only rebuild something near the mean."""
-    real, _ = _test_codes(generator, store, split, batch)
+    its dance, so the decoder can only rebuild something near the mean. Also the spread of the
+    latents the composer draws from the same sequences' music (its prior, noise seeded 0:
+    "composed spread") and its share of the encoder's ("composed share")."""
+    c = generator.composer
+    real, audio = _test_codes(generator, store, split, batch)
     with torch.no_grad():
-        q = generator.composer.dance_enc(real)
+        q = c.dance_enc(real)
+        noise = torch.randn(len(audio), c.cfg.noise_dim, generator=torch.Generator().manual_seed(0))
+        drawn = c.dance_latent(generator.style.code(audio), noise, audio)
+        composed = drawn.sample(generator=torch.Generator().manual_seed(1))
     spread = float(q.mu.std(0).mean())
-    noise = float(torch.exp(0.5 * q.logvar).mean())
-    return {"spread": spread, "posterior sd": noise, "ratio": spread / noise}
+    sd = float(torch.exp(0.5 * q.logvar).mean())
+    wide = float(composed.std(0).mean())
+    return {
+        "spread": spread,
+        "posterior sd": sd,
+        "ratio": spread / sd,
+        "composed spread": wide,
+        "composed share": wide / spread if spread > 0 else float("nan"),
+    }
 
 
 def composer_codes(
