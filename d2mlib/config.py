@@ -31,11 +31,11 @@ were damped and the composer's autoencoder rebuilt codes no better than their me
 turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_anchor``,
 ``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
-near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
-dance latents (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness
-curve (`models.rhythm`), trains both at higher rates on a cosine and at precision ``auto``
-(bfloat16 where native, `models.rnn.native_bf16`).
-A loss weight of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
+near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the dance latents
+(``w_dance_mmd``: `models.composer`), a rhythm term with each unit's loudness curve
+(`models.rhythm`) and the prior's moment matching (``prior_moments``: `models.prior`), trains
+both at higher rates on a cosine, at precision ``auto`` (bfloat16 where native). A loss weight
+of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
 """
 
 from __future__ import annotations
@@ -194,8 +194,8 @@ class ComposerConfig:
     dance_view: str = "same"  # or "shifted": the encoder reads the dance a random offset later
     prior: str = "learned"  # "music": it hears the window too; "bank": training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
-    bank_match: str = "style"  # or "music": among the bank_topk whose music matches the window's;
-    # or "fitted": from a Gaussian per style fitted to the bank, moved by the window's music
+    bank_match: str = "style"  # or "music" (of the bank_topk best music matches) or "fitted"
+    prior_moments: bool = False  # draws moved onto the dance encoder's latents' moments (prior)
     bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
 
     def __post_init__(self) -> None:
@@ -207,6 +207,8 @@ class ComposerConfig:
         check_choice(self, "code_order", CODE_ORDERS)
         check_choice(self, "dance_view", DANCE_VIEWS)
         check_choice(self, "prior", PRIORS)
+        if self.prior_moments and self.prior == "bank":
+            raise ConfigError("prior_moments moves a learned prior's draws; a bank draws latents")
         check_choice(self, "bank_match", BANK_MATCHES)
         check_positive(self, "bank_size", "bank_topk")
         check_positive(self, "style_dim", "noise_dim", "style_enc_hidden", "z_dance")
@@ -330,6 +332,7 @@ def _book_preset(paper: Config) -> Config:
             music_input="loudness",
             w_rhythm=10.0,
             decoded_sequences=16,
+            prior_moments=True,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,
@@ -415,6 +418,7 @@ def bank_recipe(cfg: Config) -> Config:
         **dict.fromkeys(weights - {"w_mov_recon", "w_seq_recon"}, 0.0),
         music_input="stats",
         decoded_sequences=0,
+        prior_moments=False,
         z_dance=BANK_Z_DANCE.get(cfg.preset, cfg.composer.z_dance),
         dec_sd_init=7.5e-5,
         prior="bank",
@@ -523,6 +527,7 @@ HASH_SKIP_DEFAULTS = {
     "bank_size": 2048,
     "bank_match": "style",
     "bank_topk": 8,
+    "prior_moments": False,
 }
 """Fields added after runs were first cached: left out of the hash while at these defaults, so that
 adding them did not invalidate every cached run."""
@@ -532,11 +537,7 @@ def hashable(d: Any) -> Any:
     """A config dict (`to_dict`) without the HASH_SKIP_DEFAULTS fields that are at their defaults."""
     if not isinstance(d, dict):
         return d
-    return {
-        k: hashable(v)
-        for k, v in d.items()
-        if not (k in HASH_SKIP_DEFAULTS and v == HASH_SKIP_DEFAULTS[k])
-    }
+    return {k: hashable(v) for k, v in d.items() if HASH_SKIP_DEFAULTS.get(k, ...) != v}
 
 
 def config_hash(cfg: Any, length: int = 10) -> str:
@@ -564,7 +565,6 @@ def make_config(
     preset: str = "book", path: str | Path | None = None, seed: int | None = None
 ) -> Any:
     """A Config from a preset, or from a YAML file (which wins), with every stage's seed overridden."""
-
     cfg = from_yaml(Path(path)) if path is not None else _preset(preset)
     return cfg if seed is None else _every_stage(cfg, seed=seed)
 

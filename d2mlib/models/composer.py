@@ -62,22 +62,18 @@ where that dance had them), so ``bank_match="music"`` draws, among the kept late
 style, one of the ``bank_topk`` whose training music had the loudness curve most like the
 composed window's (`music_keys`: the correlation of log energy and its change, frame by frame,
 over the window). The bank stores those keys beside the latents; ``bank_match="fitted"`` draws
-from Gaussians fitted to them instead (`models.bank`). ``dance_view``
-"shifted" (not the paper's; off by default) has the dance encoder read the n-1 units that
-start a random 1..31 frames later, so the latent cannot say where the rebuilt units' beats fall.
+from Gaussians fitted to them instead (`models.bank`). ``dance_view="shifted"`` (off by default)
+has the dance encoder read the units from 1..31 frames later, hiding where the beats fall.
 
-``linear_path`` (not the paper's; on in the book's preset) adds, as the decomposition's does, a
-linear map beside each autoencoder recurrence: from a sequence's codes (zero-padded to
-`LINEAR_UNITS` units) to the dance latent's posterior, and from the latent to each unit's code.
+``linear_path`` (not the paper's; in the book's preset) adds a linear map beside each autoencoder
+recurrence: codes (zero-padded to `LINEAR_UNITS` units) -> dance latent -> each unit's code.
 
 The book's preset drops the dance latent's KL (``w_kl_dance``): at the paper's weight its
 latents carried more sampling noise than dance and the autoencoder rebuilt codes no better than
 their mean. Its dance-latent discriminator won throughout, so ``w_dance_mmd`` (10) works beside
-it. Measured once outside the build (1 December 2026: 800 steps, one seed, the last step's
-composer, the evaluation's test clips): FID 84 at weight 10, 69 at 30, 108 at 100, against 52
-for random real units (the book keeps 10 rather than pick by one seed); its prior sampled at
-1.5 times its sd, FID 42, and at 2.5 times, 5525 (the decoder sits close to where small changes
-of the latent make large motion). `models.prior` has a prior that hears the music.
+it (1 December 2026, one seed: FID 84 at weight 10, 69 at 30, 108 at 100; random real units
+52). Its prior draws latents about half as spread as the encoder's, so the preset moves each
+draw onto the encoder's moments (``prior_moments``, `models.prior.PriorMoments`).
 
 The book's preset also gives the dance decoder each unit's loudness curve (``music_input``) and
 the rhythm term (``w_rhythm``: `models.rhythm`), decoding 16 sequences a batch for both that and
@@ -113,7 +109,7 @@ from d2mlib.models.composer_inputs import (
     unit_music_dim,
 )
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
-from d2mlib.models.prior import MusicStyleEncoder, gaussian_nll, lsgan, mmd
+from d2mlib.models.prior import MusicStyleEncoder, PriorMoments, gaussian_nll, lsgan, mmd
 from d2mlib.models.rhythm import composed_rhythm, decode_sequences
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.schedule import lr_schedulers
@@ -256,6 +252,7 @@ class Composer(nn.Module):
         self.dance_dec = DanceDecoder(cfg, z_movement)
         self.regressor = StyleRegressor(cfg)
         self._fits: tuple[int, dict[int, LatentGaussian]] | None = None  # by bank_seen
+        self.moments = PriorMoments(cfg.z_dance) if cfg.prior_moments else None
         if cfg.prior == "bank":  # buffers, so that checkpoints carry the bank
             self.register_buffer("bank_z", torch.zeros(cfg.bank_size, cfg.z_dance))
             self.register_buffer("bank_style", torch.full((cfg.bank_size,), -1, dtype=torch.long))
@@ -359,6 +356,8 @@ class Composer(nn.Module):
                 style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
             )
             z_dance = self.dance_latent(style_code, noise, audio).sample(generator=generator)
+            if self.moments is not None:
+                z_dance = self.moments.match(z_dance)
         music = unit_audio_summary(audio, n_units, self.cfg.music_input)
         codes = self.movement_codes(z_dance, music)
         return codes.sample(generator=generator)
@@ -377,10 +376,9 @@ class CompStage:
     """Training stage "comp" (trainer protocol) on (units (B, n, 32, 28), audio (B, n*32, 28),
     style (B,)), with a frozen style extractor and a frozen DanceUnit.
 
-    The two given modules are frozen in place and are not in `modules()` (their runs hold them).
-    best.pt is the latest validated state (`monitor_mode`): the validation total mixes adversarial
-    terms, and its minimum once kept step 675 of 800, composing at FID 135 where the last step
-    composed at 84 (measured once outside the build, 1 December 2026)."""
+    The given modules are frozen in place, not in `modules()`. best.pt is the latest validated
+    state (`monitor_mode`): the validation total mixes adversarial terms (its minimum once kept
+    step 675 of 800, at FID 135 where the last step composed at 84; 1 December 2026)."""
 
     name = "comp"
     monitor_mode = "last"  # best.pt: the latest validated state (`train.loop.LoopConfig`)
@@ -567,6 +565,8 @@ class CompStage:
             d_terms = self.discriminator_losses(f)
         if f["units"].shape[1] == WINDOW_UNITS:
             self.composer.remember(f["q_dance"].mu.float(), batch[2], batch[1])
+        if self.composer.moments is not None:
+            self.composer.moments.update(f["q_dance"].mu, f["z_fake"])
         out: dict[str, Tensor] = {}
         if d_terms:
             opt_d = self._opts["discriminators"]

@@ -13,6 +13,15 @@ seed, 800 steps, the bank's autoencoder recipe), such a prior composed at FID 11
 composed a dance that stood still (FID 272, beat hit rate 0), so the music it heard did not pin
 the latent down, and its samples moved by their noise (music dependence 0.00). Beside the
 book's composer terms it composed at FID 98 against their 84.
+
+`PriorMoments` (``prior_moments``; not the paper's, on in the book's preset) keeps running
+moments of the latents the dance encoder gives training sequences and of those the prior draws
+for their music, and moves each composed draw so that its mean and spread per dimension are the
+encoder's. Trained without it, the book's prior drew latents about half as spread as the
+encoder's (the training chapter measures the share), a region where the decoder composes damped
+dances; measured once outside the build (2 December 2026, three composers of the book's preset,
+one noise seed), moving the draws took FID from 60, 86 and 117 to 52, 41 and 35, and the beat
+hit rate from 0.47, 0.42 and 0.44 to 0.40, 0.35 and 0.40 (random real units: 55.6 and 0.31).
 """
 
 from __future__ import annotations
@@ -64,6 +73,39 @@ class MusicStyleEncoder(nn.Module):
         out = full(self.head(self.body(torch.cat(x, dim=1))))
         mu, logvar = out.chunk(2, dim=-1)
         return Gaussian(mu, logvar)
+
+
+MOMENTS_MOMENTUM = 0.01  # each training batch's share of the running moments
+
+
+class PriorMoments(nn.Module):
+    """Running per-dimension mean and variance of real (dance-encoder) and drawn (prior) dance
+    latents, kept as buffers; `match` moves drawn latents onto the real latents' moments."""
+
+    def __init__(self, z_dance: int) -> None:
+        super().__init__()
+        for side in ("real", "drawn"):
+            self.register_buffer(f"{side}_mean", torch.zeros(z_dance))
+            self.register_buffer(f"{side}_var", torch.ones(z_dance))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, real: Tensor, drawn: Tensor) -> None:
+        """Fold one training batch of real and drawn latents (B, z_dance) into the moments."""
+        rate = 1.0 if int(self.seen) == 0 else MOMENTS_MOMENTUM
+        for side, z in (("real", real), ("drawn", drawn)):
+            z = z.detach().float()
+            mean, var = getattr(self, f"{side}_mean"), getattr(self, f"{side}_var")
+            mean.lerp_(z.mean(0), rate)
+            var.lerp_(z.var(0, correction=0), rate)
+        self.seen += 1
+
+    def match(self, z: Tensor) -> Tensor:
+        """Drawn latents (B, z_dance) moved to the real latents' mean and spread per dimension."""
+        if int(self.seen) == 0:
+            raise ConfigError("the prior's moments were never updated: train the composer first")
+        scale = torch.sqrt(self.real_var / self.drawn_var.clamp_min(1e-12))
+        return self.real_mean + (z - self.drawn_mean) * scale
 
 
 def gaussian_nll(x: Tensor, q: Gaussian) -> Tensor:

@@ -389,7 +389,9 @@ def composer_codes(
         music = unit_audio_summary(audio, n, c.cfg.music_input)
         rebuilt = c.rebuild(real, audio, n)
         noise = torch.randn(b, c.cfg.noise_dim, generator=torch.Generator().manual_seed(0))
-        composed = c.movement_codes(c.dance_latent(generator.style.code(audio), noise).mu, music).mu
+        z = c.dance_latent(generator.style.code(audio), noise, audio).mu
+        z = z if c.moments is None else c.moments.match(z)  # as `Composer.generate` draws
+        composed = c.movement_codes(z, music).mu
     mean = real.mu.mean(dim=(0, 1), keepdim=True).expand_as(real.mu)
     rows, tidy = [], []
     for name, codes in (
