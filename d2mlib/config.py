@@ -32,10 +32,10 @@ turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``d
 ``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
 near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the dance latents
-(``w_dance_mmd``: `models.composer`), a rhythm term with each unit's loudness curve
-(`models.rhythm`) and the prior's moment matching (``prior_moments``: `models.prior`), trains
-both at higher rates on a cosine, at precision ``auto`` (bfloat16 where native). A loss weight
-of 0 switches its term off (`ablation`); the composer's other switches: `models.composer`.
+(``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness curve
+(`models.rhythm`), and trains both at higher rates on a cosine, at precision ``auto``
+(bfloat16 where native). A loss weight of 0 switches its term off (`ablation`); the
+composer's other switches: `models.composer`.
 """
 
 from __future__ import annotations
@@ -332,7 +332,6 @@ def _book_preset(paper: Config) -> Config:
             music_input="loudness",
             w_rhythm=10.0,
             decoded_sequences=16,
-            prior_moments=True,
             z_dance=128,
             dance_enc_hidden=256,
             dance_dec_hidden=256,
