@@ -195,8 +195,8 @@ class ComposerConfig:
     prior: str = "learned"  # "music": it hears the window too; "bank": training dances' latents
     bank_size: int = 2048  # training-dance latents a "bank" run keeps
     bank_match: str = "style"  # or "music" (of the bank_topk best music matches) or "fitted"
-    prior_moments: bool = False  # draws moved onto the dance encoder's latents' moments (prior)
     bank_topk: int = 8  # a "music" bank draws among this many best-matching latents
+    prior_moments: bool = False  # draws moved onto the encoder's latents' moments (models.prior)
 
     def __post_init__(self) -> None:
         check_fields(self)

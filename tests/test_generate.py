@@ -430,7 +430,7 @@ def test_dance_latents_compare_their_spread_with_the_posterior_noise(untrained, 
         prior.bias[:z] = 0.0
         prior.bias[z:] = float(np.log(0.09))
     got = dance_latents(gen, store, batch=6)
-    assert got["composed spread"] == pytest.approx(0.3, rel=0.35)
+    assert got["composed spread"] == pytest.approx(0.3, rel=0.2)  # 6 draws: 0.277 measured
     assert got["composed share"] == pytest.approx(got["composed spread"] / got["spread"])
     with torch.no_grad():  # the means no longer depend on the dance: no spread
         head.weight[:z] = 0.0

@@ -45,19 +45,16 @@ def test_the_composer_draws_through_its_moments_and_the_checkpoint_carries_them(
     cfg = dataclasses.replace(C.preset("smoke").composer, prior_moments=True)
     comp = Composer(cfg, z_movement=8).eval()
     style, audio = torch.randn(6, cfg.style_dim), torch.randn(6, 96, 28)
-
-    def draw() -> torch.Tensor:
-        seen = []
-        real_latent = comp.dance_latent
-        comp.dance_latent = lambda *a: (q := real_latent(*a), seen.append(q.mu))[0]
-        comp.generate(style, audio, 3, torch.Generator().manual_seed(1))
-        comp.dance_latent = real_latent
-        return seen[0]
-
     with pytest.raises(ConfigError, match="never updated"):
-        draw()
+        comp.generate(style, audio, 3, torch.Generator().manual_seed(1))
     comp.moments.update(torch.randn(64, cfg.z_dance) + 5.0, torch.randn(64, cfg.z_dance))
+    seen: dict[str, torch.Tensor] = {}
+    match, decode = comp.moments.match, comp.movement_codes
+    comp.moments.match = lambda z: seen.setdefault("moved", match(seen.setdefault("drawn", z)))
+    comp.movement_codes = lambda z, m: (seen.setdefault("decoded", z), decode(z, m))[1]
     assert torch.isfinite(comp.generate(style, audio, 3, torch.Generator().manual_seed(1))).all()
+    assert torch.equal(seen["decoded"], seen["moved"])  # the decoder gets the moved draws
+    assert seen["moved"].mean() == pytest.approx(seen["drawn"].mean().item() + 5.0, abs=1.0)
     state = comp.state_dict()
     assert {"moments.real_mean", "moments.drawn_var", "moments.seen"} <= set(state)
     again = Composer(cfg, z_movement=8)
