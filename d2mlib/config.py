@@ -23,6 +23,7 @@ dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0   
 composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
 composer.music_input / w_rhythm                               stats/0     loudness/10 stats/0
+composer.w_mov_recon / w_seq_recon                            1/10        3/30        1/10
 ============================================================  ==========  ==========  ========
 
 Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its
@@ -33,7 +34,8 @@ turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``d
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
 near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the dance latents
 (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness curve
-(`models.rhythm`), and trains both at higher rates on a cosine, at precision ``auto``
+(`models.rhythm`), weights the composer's two reconstructions 3 times the paper's (its rebuilt
+dances were damped), and trains both at higher rates on a cosine, at precision ``auto``
 (bfloat16 where native). A loss weight of 0 switches its term off (`ablation`); the
 composer's other switches: `models.composer`.
 """
@@ -93,10 +95,8 @@ class StyleConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         check_choice(self, "rnn", RNN_TYPES)
-        check_positive(
-            self, "feature_dim", "window", "hidden", "num_layers", "code_dim", "head_hidden"
-        )
-        check_positive(self, "num_classes")
+        check_positive(self, "feature_dim", "window", "hidden", "num_layers", "code_dim")
+        check_positive(self, "head_hidden", "num_classes")
         if not self.project and self.hidden != self.code_dim:
             raise ConfigError(
                 f"StyleConfig.code_dim must equal hidden ({self.hidden}) when project is false, "
@@ -151,9 +151,7 @@ class DanceUnitConfig:
         if self.n_single_frames >= self.unit_frames:
             raise ConfigError("DanceUnitConfig.n_single_frames must be below unit_frames")
         if self.latent_dropout >= 1:
-            raise ConfigError(
-                f"DanceUnitConfig.latent_dropout must be below 1, got {self.latent_dropout}"
-            )
+            raise ConfigError(f"DanceUnitConfig.latent_dropout is {self.latent_dropout}, not < 1")
 
 
 @dataclass(frozen=True)
@@ -338,6 +336,8 @@ def _book_preset(paper: Config) -> Config:
             disc_hidden=256,
             zdisc_hidden=128,
             regressor_hidden=128,
+            w_mov_recon=3.0,
+            w_seq_recon=30.0,
         ),
         train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
         train_decomp=r(shared, lr=3e-3, steps=3000, checkpoint_every=1000, lr_schedule="cosine"),
