@@ -151,7 +151,7 @@ class DanceUnitConfig:
         if self.n_single_frames >= self.unit_frames:
             raise ConfigError("DanceUnitConfig.n_single_frames must be below unit_frames")
         if self.latent_dropout >= 1:
-            raise ConfigError(f"DanceUnitConfig.latent_dropout is {self.latent_dropout}, not < 1")
+            raise ConfigError(f"DanceUnitConfig.latent_dropout {self.latent_dropout} must be < 1")
 
 
 @dataclass(frozen=True)

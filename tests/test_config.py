@@ -142,6 +142,14 @@ def test_negative_size_names_the_field():
         C.DanceUnitConfig(enc_hidden=0)
 
 
+def test_dropout_of_one_or_more_names_the_field():
+    with pytest.raises(ConfigError, match=r"DanceUnitConfig\.latent_dropout 1\.0 must be < 1"):
+        C.DanceUnitConfig(latent_dropout=1.0)
+    with pytest.raises(ConfigError, match=r"StyleConfig\.dropout must be below 1, got 1\.5"):
+        C.StyleConfig(dropout=1.5)
+    assert C.DanceUnitConfig(latent_dropout=0.99).latent_dropout == 0.99
+
+
 def test_unknown_preset_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown preset"):
         C.preset("huge")
