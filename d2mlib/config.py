@@ -34,8 +34,8 @@ turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``d
 linear path, drops the KL on z_movement and on the dance latent, starts the composer's code sd
 near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the dance latents
 (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness curve
-(`models.rhythm`), weights the composer's two reconstructions 3 times the paper's (its rebuilt
-dances were damped), and trains both at higher rates on a cosine, at precision ``auto``
+(`models.rhythm`), weights the composer's two reconstructions 3 times the paper's (the README:
+what that changed), and trains both at higher rates on a cosine, at precision ``auto``
 (bfloat16 where native). A loss weight of 0 switches its term off (`ablation`); the
 composer's other switches: `models.composer`.
 """

@@ -73,7 +73,7 @@ latents carried more sampling noise than dance and the autoencoder rebuilt codes
 their mean. Its dance-latent discriminator won throughout, so ``w_dance_mmd`` (10) works beside
 it (1 December 2026, one seed: FID 84 at weight 10, 69 at 30, 108 at 100; random real units
 52). Its prior draws latents 0.5-0.7 times as spread as the encoder's; ``prior_moments`` moves each
-draw onto the encoder's moments (`models.prior.PriorMoments`; off in every preset: it cost beat hits).
+draw onto the encoder's moments (`models.prior.PriorMoments`; off in every preset; it says why).
 
 The book's preset also gives the dance decoder each unit's loudness curve (``music_input``) and
 the rhythm term (``w_rhythm``: `models.rhythm`), decoding 16 sequences a batch for both that and
@@ -109,7 +109,7 @@ from d2mlib.models.composer_inputs import (
     unit_music_dim,
 )
 from d2mlib.models.dance_unit import DanceUnit, Gaussian, mlp
-from d2mlib.models.prior import MusicStyleEncoder, PriorMoments, gaussian_nll, lsgan, mmd
+from d2mlib.models.prior import MusicStyleEncoder, PriorMoments, gaussian_nll, lsgan, mmd, moved
 from d2mlib.models.rhythm import composed_rhythm, decode_sequences
 from d2mlib.models.rnn import autocast_for, full, make_rnn, run_rnn
 from d2mlib.models.schedule import lr_schedulers
@@ -355,9 +355,8 @@ class Composer(nn.Module):
             noise = torch.randn(
                 style_code.shape[0], self.cfg.noise_dim, generator=generator, device=dev
             )
-            z_dance = self.dance_latent(style_code, noise, audio).sample(generator=generator)
-            if self.moments is not None:
-                z_dance = self.moments.match(z_dance)
+            drawn = self.dance_latent(style_code, noise, audio).sample(generator=generator)
+            z_dance = moved(self.moments, drawn)
         music = unit_audio_summary(audio, n_units, self.cfg.music_input)
         codes = self.movement_codes(z_dance, music)
         return codes.sample(generator=generator)

@@ -17,9 +17,11 @@ book's composer terms it composed at FID 98 against their 84.
 `PriorMoments` (``prior_moments``; not the paper's, off in every preset) keeps running moments
 of the latents the dance encoder gives training sequences and of those the prior draws for their
 music, and moves each composed draw so that its mean and spread per dimension are the encoder's.
-At the paper's reconstruction weights the book's prior drew latents about half as spread as the
-encoder's; at the book's (3 times those) 0.71 times (the training chapter measures the share). Measured in two cold builds of the book (2 December 2026, 3bc8397 and
-e8bee0b: the same composer weights, 3 noise seeds, 180 test clips), moving the draws took FID
+The training chapter measures how spread the prior's draws are against the encoder's latents:
+about half at the paper's reconstruction weights, 0.71 times at the book's (3 times those; the
+5750087 build). Measured in two cold builds of the book at the paper's reconstruction weights
+(2 December 2026, 3bc8397 and e8bee0b: the same composer weights, 3 noise seeds, 180 test
+clips), moving the draws took FID
 from 116.5 to 100.0 (random real units 61.3) but the beat hit rate from 0.427 to 0.383 and music
 dependence from 0.34 to 0.21; the composer then beat both floors on 3 of 15 metrics, not 9.
 """
@@ -106,6 +108,11 @@ class PriorMoments(nn.Module):
             raise ConfigError("the prior's moments were never updated: train the composer first")
         scale = torch.sqrt(self.real_var / self.drawn_var.clamp_min(1e-12))
         return self.real_mean + (z - self.drawn_mean) * scale
+
+
+def moved(moments: PriorMoments | None, z: Tensor) -> Tensor:
+    """Drawn latents `z` (B, z_dance) moved onto the encoder's moments; as they are without any."""
+    return z if moments is None else moments.match(z)
 
 
 def gaussian_nll(x: Tensor, q: Gaussian) -> Tensor:

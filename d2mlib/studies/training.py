@@ -23,6 +23,7 @@ from d2mlib.metrics.classifier import DanceClassifier, embed_dances
 from d2mlib.metrics.frechet import fid_from_features
 from d2mlib.models.composer_inputs import unit_audio_summary
 from d2mlib.models.dance_unit import Gaussian
+from d2mlib.models.prior import moved
 from d2mlib.stages import DEPENDENCY_MODULES, build_stage, spec, split_loader
 from d2mlib.stats import COLUMNS, compare
 from d2mlib.studies.style_classification import classification_scores, style_predictions
@@ -389,8 +390,7 @@ def composer_codes(
         music = unit_audio_summary(audio, n, c.cfg.music_input)
         rebuilt = c.rebuild(real, audio, n)
         noise = torch.randn(b, c.cfg.noise_dim, generator=torch.Generator().manual_seed(0))
-        z = c.dance_latent(generator.style.code(audio), noise, audio).mu
-        z = z if c.moments is None else c.moments.match(z)  # as `Composer.generate` draws
+        z = moved(c.moments, c.dance_latent(generator.style.code(audio), noise, audio).mu)
         composed = c.movement_codes(z, music).mu
     mean = real.mu.mean(dim=(0, 1), keepdim=True).expand_as(real.mu)
     rows, tidy = [], []
