@@ -16,9 +16,9 @@ dance_unit.disc_hidden                                        1024        256   
 dance_unit.z_movement, composer.z_dance                       512         128         8
 composer.dance_enc_hidden / dance_dec_hidden / disc_hidden    1024        256         16
 composer.style_enc_hidden / zdisc_hidden / regressor_hidden   64/512/512  64/128/128  8/8/8
-train_decomp.batch_size, train_comp.batch_size                256         32          8
+train_decomp.batch_size, train_comp.batch_size                256         32/16       8
 train_decomp.lr, train_comp.lr                                2e-4/2e-4   3e-3/1e-3   2e-4/2e-4
-train_decomp.steps, train_comp.steps                          100k/100k   3000/1600   4/4
+train_decomp.steps, train_comp.steps                          100k/100k   3000/6400   4/4
 dance_unit.kl_movement, composer.w_kl                         1/0.01      0/0         1/0.01
 composer.w_kl_dance / w_dance_mmd / dec_sd_init (0: sd 1)     0.01/0/0    0/10/0.002  0.01/0/0
 dance_unit.linear_path, composer.linear_path                  no          yes         no
@@ -26,8 +26,8 @@ composer.music_input / w_rhythm                               stats/0     loudne
 composer.w_mov_recon / w_seq_recon                            1/10        3/30        1/10
 ============================================================  ==========  ==========  ========
 
-Batches of 32 for the decomposition and composer (the extractor 64) buy a 2-core build its
-steps. With the paper's settings and a few thousand steps, the decomposition's rebuilt units
+Small batches (the decomposition 32, the composer 16: the README says why) buy a 2-core build
+its steps. With the paper's settings and a few thousand steps, the decomposition's rebuilt units
 were damped and the composer's autoencoder rebuilt codes no better than their mean: ``book``
 turns on the decomposition's motion switches (``enc_input``, ``dec_output``, ``dec_anchor``,
 ``dec_time_code``, ``w_velocity``, ``linear_path``: `models.dance_unit`) and the composer's
@@ -36,9 +36,8 @@ near the decomposition's (``dec_sd_init``), adds a kernel two-sample loss on the
 (``w_dance_mmd``: `models.composer`) and a rhythm term with each unit's loudness curve
 (`models.rhythm`), weights the composer's two reconstructions 3 times the paper's (the README:
 what that changed), and trains both at higher rates on a cosine, at precision ``auto``
-(bfloat16 where native). A loss weight of 0 switches its term off (`ablation`); the
-composer's other switches: `models.composer`.
-"""
+(bfloat16 where native). A loss weight of 0 switches its term off (`ablation`); the composer's
+other switches: `models.composer`."""
 
 from __future__ import annotations
 
@@ -341,7 +340,7 @@ def _book_preset(paper: Config) -> Config:
         ),
         train_style=TrainConfig(batch_size=64, steps=2000, val_every=250, checkpoint_every=500),
         train_decomp=r(shared, lr=3e-3, steps=3000, checkpoint_every=1000, lr_schedule="cosine"),
-        train_comp=r(shared, lr=1e-3, steps=1600, checkpoint_every=400, lr_schedule="cosine"),
+        train_comp=r(shared, batch_size=16, lr=1e-3, steps=6400, lr_schedule="cosine"),
     )
 
 
@@ -403,14 +402,15 @@ _preset = preset  # make_config's `preset` argument shadows the function
 
 BANK_STEPS = {"book": 800, "smoke": 8}  # `bank_recipe` steps by preset (else the cfg's)
 BANK_Z_DANCE = {"book": 512}  # `bank_recipe` dance latent sizes by preset (else the cfg's)
+BANK_BATCH = {"book": 32}  # `bank_recipe` batch sizes by preset (else the cfg's)
 
 
 def bank_recipe(cfg: Config) -> Config:
     """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only; music as each
     unit's mean and sd) that composes each window from a bank of training windows' latents of the
     music's style (`prior="bank"`), among the 8 whose loudness curve best matches (`bank_match`).
-    Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd from about the
-    decomposition's (5e-5), `BANK_STEPS` steps. Not the paper's recipe: chosen by measurements."""
+    Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd near the
+    decomposition's (5e-5), `BANK_STEPS` steps of `BANK_BATCH`. Not the paper's: chosen by measuring."""
     weights = {f.name for f in dataclasses.fields(cfg.composer) if f.name.startswith("w_")}
     c = dataclasses.replace(
         cfg.composer,
@@ -425,6 +425,7 @@ def bank_recipe(cfg: Config) -> Config:
     )
     steps = BANK_STEPS.get(cfg.preset, cfg.train_comp.steps)
     t = dataclasses.replace(cfg.train_comp, lr=1e-3, lr_schedule="cosine", steps=steps)
+    t = dataclasses.replace(t, batch_size=BANK_BATCH.get(cfg.preset, t.batch_size))
     return dataclasses.replace(cfg, composer=c, train_comp=t)
 
 

@@ -128,6 +128,7 @@ def test_the_bank_recipe_trains_only_the_autoencoder_and_composes_from_a_bank() 
     assert c.w_gan == c.w_dance_gan == c.w_kl == c.w_kl_dance == c.w_mov_dist == 0
     assert c.w_style_reg == 0 and c.z_dance == 512 and c.bank_match == "music"
     assert cfg.train_comp.steps == config.BANK_STEPS["book"] and cfg.train_comp.lr == 1e-3
+    assert cfg.train_comp.batch_size == config.BANK_BATCH["book"] == 32  # the preset's is 16
     assert M.ablation_name(cfg) == M.BANK_SYSTEM
     assert M.ablation_name(config.preset("book")) == "full"
     smoke = config.bank_recipe(config.preset("smoke"))
