@@ -72,7 +72,7 @@ The book's preset drops the dance latent's KL (``w_kl_dance``): at the paper's w
 latents carried more sampling noise than dance and the autoencoder rebuilt codes no better than
 their mean. Its dance-latent discriminator won throughout, so ``w_dance_mmd`` (10) works beside
 it (1 December 2026, one seed: FID 84 at weight 10, 69 at 30, 108 at 100; random real units
-52). Its prior draws latents 0.5-0.7 times as spread as the encoder's; ``prior_moments`` moves each
+52). Its prior draws latents 0.5-0.9 times as spread as the encoder's; ``prior_moments`` moves each
 draw onto the encoder's moments (`models.prior.PriorMoments`; off in every preset; it says why).
 
 The book's preset also gives the dance decoder each unit's loudness curve (``music_input``) and
