@@ -409,8 +409,8 @@ def bank_recipe(cfg: Config) -> Config:
     """`cfg`'s composer trained as an autoencoder (`w_mov_recon`, `w_seq_recon` only; music as each
     unit's mean and sd) that composes each window from a bank of training windows' latents of the
     music's style (`prior="bank"`), among the 8 whose loudness curve best matches (`bank_match`).
-    Learning rate 1e-3 on a cosine, z_dance from `BANK_Z_DANCE`, decoder code sd near the
-    decomposition's (5e-5), `BANK_STEPS` steps of `BANK_BATCH`. Not the paper's: chosen by measuring."""
+    Rate 1e-3 on a cosine, z_dance `BANK_Z_DANCE`, decoder code sd near the decomposition's (5e-5),
+    `BANK_STEPS` steps of `BANK_BATCH`. Not the paper's recipe: chosen by measuring."""
     weights = {f.name for f in dataclasses.fields(cfg.composer) if f.name.startswith("w_")}
     c = dataclasses.replace(
         cfg.composer,

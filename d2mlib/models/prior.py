@@ -19,11 +19,12 @@ of the latents the dance encoder gives training sequences and of those the prior
 music, and moves each composed draw so that its mean and spread per dimension are the encoder's.
 The training chapter measures how spread the prior's draws are against the encoder's latents:
 about half at the paper's reconstruction weights, 0.71 times at the book's (3 times those;
-the 5750087 build, 1,600 steps), 0.87 after 6,400 steps on batches of 16 (the 5bbc1db build). Measured in two cold builds of the book at the paper's reconstruction weights
-(2 December 2026, 3bc8397 and e8bee0b: the same composer weights, 3 noise seeds, 180 test
-clips), moving the draws took FID
-from 116.5 to 100.0 (random real units 61.3) but the beat hit rate from 0.427 to 0.383 and music
-dependence from 0.34 to 0.21; the composer then beat both floors on 3 of 15 metrics, not 9.
+the 5750087 build, 1,600 steps), 0.87 after 6,400 steps on batches of 16 (the 5bbc1db build).
+Measured in two cold builds of the book at the paper's reconstruction weights (2 December 2026,
+3bc8397 and e8bee0b: the same composer weights, 3 noise seeds, 180 test clips), moving the draws
+took FID from 116.5 to 100.0 (random real units 61.3) but the beat hit rate from 0.427 to 0.383
+and music dependence from 0.34 to 0.21; the composer then beat both floors on 3 of 15 metrics,
+not 9.
 """
 
 from __future__ import annotations
