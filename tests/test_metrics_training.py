@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from d2mlib import studies
+from d2mlib.config import ComposerConfig
 from d2mlib.errors import MetricError
 
 
@@ -152,3 +153,27 @@ def test_rhythm_sentence_reads_the_unweighted_term_at_the_first_and_last_validat
     assert "no rhythm term" in studies.training.rhythm_sentence(metrics, weight=0.0)
     with pytest.raises(MetricError, match="no validation rhythm"):
         studies.training.rhythm_sentence(metrics[metrics["term"] != "rhythm"], weight=10.0)
+
+
+def test_adversarial_sentence_averages_the_first_and_last_tenth_of_each_game():
+    steps = range(1, 101)
+    rows = [(s, "train", "disc_mov", 0.2 if s <= 10 else 0.001) for s in steps]
+    rows += [(s, "train", "gan", 2.0 if s > 90 else 0.5) for s in steps]  # weight 2: 1.00
+    rows += [(s, "train", "disc_dance", 0.25) for s in steps]
+    rows += [(s, "train", "dance_gan", 0.3) for s in steps]
+    rows += [(100, "val", "disc_mov", 9.0)]  # validation rows are not the game
+    metrics = pd.DataFrame(rows, columns=["step", "split", "term", "value"])
+    cfg = ComposerConfig(w_gan=2.0, w_dance_gan=1.0)
+    text = studies.training.adversarial_sentence(metrics, cfg)
+    assert "movement-code discriminator's loss averaged 0.001 over steps 91 to 100" in text
+    assert "(0.2 over the first tenth" in text and "term against it 1.00" in text
+    assert "dance-latent discriminator's loss averaged 0.25" in text and "it 0.30" in text
+    alone = studies.training.adversarial_sentence(metrics, ComposerConfig(w_dance_gan=0.0))
+    assert "dance-latent" not in alone
+    none = ComposerConfig(w_gan=0.0, w_dance_gan=0.0)
+    assert "no adversarial terms" in studies.training.adversarial_sentence(metrics, none)
+    with pytest.raises(MetricError, match="no training disc_dance/dance_gan"):
+        studies.training.adversarial_sentence(metrics[metrics["term"] != "dance_gan"], cfg)
+    broken = metrics.assign(value=metrics["value"].where(metrics["term"] != "gan", float("nan")))
+    with pytest.raises(MetricError, match="must be finite"):
+        studies.training.adversarial_sentence(broken, cfg)

@@ -15,7 +15,7 @@ import torch
 
 from d2mlib import skeleton
 from d2mlib.beats import DEFAULT_MAX_SHIFT, align_to_beats, beat_metrics, seconds_to_frames
-from d2mlib.config import STYLES, Config, DanceUnitConfig, resolve_device
+from d2mlib.config import STYLES, ComposerConfig, Config, DanceUnitConfig, resolve_device
 from d2mlib.data.loaders import sequence_loader
 from d2mlib.data.store import FeatureStore
 from d2mlib.errors import D2MError
@@ -248,6 +248,47 @@ def rhythm_sentence(metrics: pd.DataFrame, weight: float) -> str:
         f"On the validation sequences its rhythm term {went} from {a:.2f} at step "
         f"{int(first['step']):,} to {b:.2f} at step {int(last['step']):,} (0: the real dance's own "
         "speed; 1: a speed no more like it, beat to beat, than chance, at the same mean)."
+    )
+
+
+ADVERSARIES = (  # (discriminator's term, generator's term, weight field, what it judges)
+    ("disc_mov", "gan", "w_gan", "movement-code"),
+    ("disc_dance", "dance_gan", "w_dance_gan", "dance-latent"),
+)
+
+
+def adversarial_sentence(metrics: pd.DataFrame, cfg: ComposerConfig) -> str:
+    """Where a composition run's adversarial game ended, from its training rows (a run's
+    `metrics()`), as a sentence: each discriminator's loss and the generator's unweighted term
+    against it, averaged over the first and the last tenth of the logged steps."""
+    train = metrics[metrics["split"] == "train"]
+    parts = []
+    for disc, gen, weight_field, what in ADVERSARIES:
+        weight = getattr(cfg, weight_field)
+        if weight <= 0:
+            continue
+        rows = {t: train[train["term"] == t].sort_values("step") for t in (disc, gen)}
+        if any(r.empty for r in rows.values()):
+            raise metric_error(f"adversarial_sentence: the run logged no training {disc}/{gen}")
+        tenth = max(len(rows[disc]) // 10, 1)
+        d0, d1 = (
+            float(rows[disc]["value"].iloc[s].mean()) for s in (slice(tenth), slice(-tenth, None))
+        )
+        g1 = float(rows[gen]["value"].iloc[-tenth:].mean()) / weight
+        if not all(np.isfinite([d0, d1, g1])):
+            raise metric_error(f"adversarial_sentence: {disc} and {gen} must be finite")
+        last = rows[disc]["step"].iloc[-tenth:]
+        parts.append(
+            f"the {what} discriminator's loss averaged {d1:.2g} over steps {int(last.iloc[0]):,} "
+            f"to {int(last.iloc[-1]):,} ({d0:.2g} over the first tenth of the run), and the "
+            f"generator's term against it {g1:.2f} (unweighted)"
+        )
+    if not parts:
+        return "This preset's composer has no adversarial terms (`w_gan` and `w_dance_gan` are 0)."
+    return (
+        f"Where the adversarial game ended: {'; '.join(parts)}. A least-squares discriminator "
+        "that tells every composed sample from the real ones scores 0 and leaves the generator's "
+        "term at 1; one that cannot tell them apart scores 0.25 and leaves it at 0.25."
     )
 
 
