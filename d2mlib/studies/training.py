@@ -267,20 +267,18 @@ def adversarial_sentence(metrics: pd.DataFrame, cfg: ComposerConfig) -> str:
         weight = getattr(cfg, weight_field)
         if weight <= 0:
             continue
-        rows = {t: train[train["term"] == t].sort_values("step") for t in (disc, gen)}
-        if any(r.empty for r in rows.values()):
-            raise metric_error(f"adversarial_sentence: the run logged no training {disc}/{gen}")
-        tenth = max(len(rows[disc]) // 10, 1)
-        d0, d1 = (
-            float(rows[disc]["value"].iloc[s].mean()) for s in (slice(tenth), slice(-tenth, None))
-        )
-        g1 = float(rows[gen]["value"].iloc[-tenth:].mean()) / weight
-        if not all(np.isfinite([d0, d1, g1])):
+        game = train[train["term"].isin((disc, gen))]
+        if not np.isfinite(game["value"]).all():
             raise metric_error(f"adversarial_sentence: {disc} and {gen} must be finite")
-        last = rows[disc]["step"].iloc[-tenth:]
+        game = game.pivot_table(index="step", columns="term", values="value")
+        if set(game.columns) != {disc, gen}:
+            raise metric_error(f"adversarial_sentence: the run logged no training {disc}/{gen}")
+        tenth = max(len(game) // 10, 1)
+        first, last = game.iloc[:tenth], game.iloc[-tenth:]
+        d0, d1, g1 = first[disc].mean(), last[disc].mean(), last[gen].mean() / weight
         parts.append(
-            f"the {what} discriminator's loss averaged {d1:.2g} over steps {int(last.iloc[0]):,} "
-            f"to {int(last.iloc[-1]):,} ({d0:.2g} over the first tenth of the run), and the "
+            f"the {what} discriminator's loss averaged {d1:.2g} over steps {last.index[0]:,} "
+            f"to {last.index[-1]:,} ({d0:.2g} over the first tenth of the run), and the "
             f"generator's term against it {g1:.2f} (unweighted)"
         )
     if not parts:
